@@ -1,0 +1,46 @@
+# xenshift: the two entry points of a fresh Debian 12 machine are
+#   make demo   install everything, then run the main job on a built-in example
+#   make test   install everything, then run the whole test suite
+# Both build the environment at .venv/ (Debian's python3 with
+# --system-site-packages, so Debian's guestfs module is importable).
+
+SYSTEM_PYTHON := /usr/bin/python3
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.deps-installed
+DEMO_CONFIG := fixtures/configs/suse-vm-install-pv.cfg
+PYTEST_ARGS ?=
+
+.PHONY: all install debian-deps demo test clean
+
+all: install
+
+debian-deps:
+	./scripts/install-debian-deps
+
+$(VENV_PY):
+	$(MAKE) debian-deps
+	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+
+$(DEPS_STAMP): pyproject.toml | $(VENV_PY)
+	$(VENV_PY) -m pip install --quiet --upgrade pip
+	$(VENV_PY) -m pip install --quiet -e '.[test]'
+	$(VENV_PY) -c 'import guestfs' || { echo "the environment does not see Debian's guestfs module" >&2; exit 1; }
+	touch $@
+
+install: debian-deps $(DEPS_STAMP)
+
+demo: install
+	@echo "== xenshift config lint $(DEMO_CONFIG)"
+	$(VENV)/bin/xenshift config lint $(DEMO_CONFIG)
+	@echo "== xenshift config show $(DEMO_CONFIG)"
+	$(VENV)/bin/xenshift config show $(DEMO_CONFIG)
+
+# pytest exits 5 when it collects no tests: that is a broken set-up, not a pass.
+test: install
+	$(VENV_PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the set-up is broken" >&2; exit 1; fi; \
+	exit $$rc
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
