@@ -56,7 +56,19 @@ class ConfigError(XenshiftError):
 
 
 class ConfigSyntaxError(ConfigError):
-    """Text that Xen's config parser (libxlu) would reject."""
+    """Text that Xen's config parser (libxlu) would reject.
+
+    ``xl_line`` is the line libxlu itself names for the same mistake. It
+    differs from ``location.line`` only where libxlu miscounts: an error
+    found at a line end (a newline or a comment token) is reported by libxlu
+    one line early.
+    """
+
+    def __init__(self, message: str, location: Location | None = None,
+                 xl_line: int | None = None):
+        super().__init__(message, location)
+        self.xl_line = xl_line if xl_line is not None else (
+            location.line if location else None)
 
 
 class SpecError(ConfigError):

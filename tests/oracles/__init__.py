@@ -1,0 +1,1 @@
+"""Xen's own parsers, called through cffi, to test ours against."""

@@ -1,0 +1,334 @@
+"""The xl config parser: libxlu's grammar, with clearer errors and recovery.
+
+Grammar (libxlu_cfg_y.y, Xen 4.17)::
+
+    file       := stmt* [assignment]          # last newline is optional
+    stmt       := assignment end | end
+    end        := NEWLINE | ';'
+    assignment := IDENT ('=' | '+=') value
+    value      := STRING | NUMBER | '[' NL* [items] ']'
+    items      := value NL* (',' NL* value NL*)* [',' NL*]
+
+A statement is rejected at the first token that cannot continue it, the same
+token libxlu's LALR parser stops at, so the first error of a file is on the
+line libxlu names. Unlike libxlu, parsing resumes at the next statement and
+every error is reported, each with a column and a message that says what to
+write instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xenshift.config.lexer import PYTHON_CHARS, Kind, Token, tokenize
+from xenshift.config.strings import unquote
+from xenshift.config.syntax import Assignment, ListValue, Op, Scalar, Value
+from xenshift.errors import ConfigSyntaxError, Location
+
+_VALUE_START = (Kind.STRING, Kind.NUMBER, Kind.LBRACKET)
+
+
+class _Abort(Exception):
+    """Raised inside a statement at the first token that cannot continue it."""
+
+    def __init__(self, token: Token, message: str, depth: int):
+        super().__init__(message)
+        self.token = token
+        self.message = message
+        self.depth = depth
+
+
+def _describe(tok: Token) -> str:
+    if tok.kind is Kind.NEWLINE:
+        return "the end of the line"
+    if tok.kind is Kind.EOF:
+        return "the end of the file"
+    return f"'{tok.text}'"
+
+
+class _Parser:
+    """One parse of one text; collects statements and errors."""
+
+    def __init__(self, text: str, path: str | None):
+        self.text = text
+        self.path = path
+        self.all_tokens = tokenize(text)
+        self.tokens = [t for t in self.all_tokens
+                       if t.kind is not Kind.COMMENT and t.kind is not Kind.ERROR]
+        self.pos = 0
+        self.statements: list[Assignment] = []
+        self.errors: list[ConfigSyntaxError] = []
+        self.lexical_error_lines: set[int] = set()
+        self.likely_python = False
+        self.ignored: list[ConfigSyntaxError] = []
+
+    # -- errors -----------------------------------------------------------
+
+    def _error(self, line: int, column: int, message: str,
+               xl_line: int | None = None) -> None:
+        self.errors.append(ConfigSyntaxError(
+            message, Location(self.path, line, column), xl_line))
+
+    def _lexical_errors(self) -> None:
+        previous: Token | None = None
+        for tok in self.all_tokens:
+            if tok.kind is Kind.ERROR and tok.end == len(self.text) \
+                    and len(tok.text.encode("utf-8", "surrogateescape")) == 1:
+                # libxlu's scanner reports a bad byte only once it has read
+                # past it; a single one ending the file is never reported,
+                # so xl accepts the file.
+                self.ignored.append(ConfigSyntaxError(
+                    f"xl ignores the stray {tok.text!r} that ends the file",
+                    Location(self.path, tok.line, tok.column)))
+            elif tok.kind is Kind.ERROR:
+                self.lexical_error_lines.add(tok.line)
+                self._error(tok.line, tok.column,
+                            self._lexical_message(tok, previous))
+            elif tok.kind is Kind.STRING:
+                _, problem = unquote(tok.text)
+                if problem is not None:
+                    self.lexical_error_lines.add(tok.line)
+                    self._error(tok.line, tok.column + problem.offset,
+                                problem.message)
+            previous = tok
+
+    def _lexical_message(self, tok: Token, previous: Token | None) -> str:
+        text = tok.text
+        first = text[0]
+        if first in PYTHON_CHARS:
+            self.likely_python = True
+        adjacent = previous is not None and previous.end == tok.start
+        if first == "#":
+            return ("the comment at the end of the file has no newline after "
+                    "it, which xl rejects: end the file with a newline")
+        if first == "\r":
+            return ("carriage return: xl accepts only Unix line ends "
+                    "(convert the file with dos2unix)")
+        if first == "\0":
+            return "NUL byte in the config"
+        if first in "\"'":
+            if text.startswith(first * 3):
+                return ("triple-quoted strings are Python (xm) syntax; xl "
+                        "strings are quoted on one line")
+            return (f"string opened with {first} is not closed on this line "
+                    "(xl strings cannot span lines)")
+        if first == "-" and len(text) > 1 and text[1].isdigit():
+            return f"xl numbers have no sign: {text} cannot be written"
+        if first == "." and adjacent and previous.kind is Kind.NUMBER:
+            return (f"xl numbers are whole: {previous.text}{text} has a "
+                    "fraction")
+        if first == "+":
+            return ("'+' is Python (xm) syntax: xl has no expressions; "
+                    "use 'key += value' to append")
+        if first == "(":
+            return ("parentheses are Python (xm) syntax: xl lists are "
+                    "written [a, b]")
+        if first in PYTHON_CHARS:
+            return f"'{first}' is Python (xm) syntax, not xl: {text}"
+        word = text.split("=", 1)[0]
+        if word in ("True", "False", "None"):
+            return (f"{word} is Python (xm) syntax: xl booleans are the "
+                    "numbers 1 and 0")
+        if first.isalpha() and first.isascii():
+            if "=" in text:
+                return (f"'{word}': keys must be lower case in xl "
+                        f"(write '{word.lower()}')")
+            return (f"unquoted word '{word}': xl values are \"strings\", "
+                    "numbers or [lists]")
+        if first == "_":
+            return f"'{word}': keys must start with a lower-case letter"
+        return f"unexpected character {first!r} in '{text}'"
+
+    # -- grammar ----------------------------------------------------------
+
+    def parse(self) -> None:
+        self._lexical_errors()
+        tokens = self.tokens
+        while True:
+            tok = tokens[self.pos]
+            kind = tok.kind
+            if kind is Kind.EOF:
+                break
+            if kind is Kind.NEWLINE or kind is Kind.SEMI:
+                self.pos += 1
+                continue
+            try:
+                self._statement()
+            except _Abort as abort:
+                self._report(abort)
+                self._recover(abort.depth)
+        self.errors.sort(key=lambda e: (e.location.line, e.location.column))
+
+    def _statement(self) -> None:
+        tokens = self.tokens
+        key = tokens[self.pos]
+        if key.kind is not Kind.IDENT:
+            if key.kind is Kind.ASSIGN or key.kind is Kind.APPEND:
+                raise _Abort(key, f"missing key name before '{key.text}'", 0)
+            raise _Abort(key, "expected a key name at the start of a "
+                              f"statement, found {_describe(key)}", 0)
+        op_tok = tokens[self.pos + 1]
+        if op_tok.kind is Kind.ASSIGN:
+            op = Op.ASSIGN
+        elif op_tok.kind is Kind.APPEND:
+            op = Op.APPEND
+        else:
+            raise _Abort(op_tok, f"expected '=' or '+=' after key "
+                                 f"'{key.text}', found {_describe(op_tok)}", 0)
+        self.pos += 2
+        value = self._value(0)
+        end = tokens[self.pos]
+        if not (end.kind is Kind.NEWLINE or end.kind is Kind.SEMI
+                or end.kind is Kind.EOF):
+            if end.kind in _VALUE_START or end.kind is Kind.IDENT:
+                raise _Abort(end, f"a second value {_describe(end)} after the "
+                                  f"value of '{key.text}': put lists in "
+                                  "[ ] with commas, and one statement per "
+                                  "line or separated by ';'", 0)
+            raise _Abort(end, f"expected the end of the line or ';' after the "
+                              f"value of '{key.text}', found {_describe(end)}",
+                         0)
+        self.statements.append(Assignment(
+            key.text, op, value, key.start, value.end, key.line, key.column))
+
+    def _value(self, depth: int) -> Value:
+        tok = self.tokens[self.pos]
+        kind = tok.kind
+        if kind is Kind.STRING:
+            self.pos += 1
+            return Scalar(unquote(tok.text)[0], False, tok.start, tok.end,
+                          tok.line, tok.column)
+        if kind is Kind.NUMBER:
+            self.pos += 1
+            return Scalar(tok.text, True, tok.start, tok.end, tok.line,
+                          tok.column)
+        if kind is Kind.LBRACKET:
+            return self._list(depth + 1)
+        if kind is Kind.IDENT and depth > 0 and self.tokens[self.pos + 1].kind \
+                in (Kind.ASSIGN, Kind.APPEND):
+            raise _Abort(tok, f"a list is not closed with ']' before the next "
+                              f"setting '{tok.text}'", depth)
+        if kind is Kind.IDENT:
+            raise _Abort(tok, f"unquoted word '{tok.text}': xl values are "
+                              f"\"strings\", numbers or [lists] "
+                              f"(write \"{tok.text}\")", depth)
+        if kind is Kind.COMMA:
+            raise _Abort(tok, "empty list item: a ',' needs a value before "
+                              "it", depth)
+        raise _Abort(tok, f"expected a value (a \"string\", a number or a "
+                          f"[list]), found {_describe(tok)}", depth)
+
+    def _skip_newlines(self) -> None:
+        tokens = self.tokens
+        while tokens[self.pos].kind is Kind.NEWLINE:
+            self.pos += 1
+
+    def _list(self, depth: int) -> ListValue:
+        tokens = self.tokens
+        open_tok = tokens[self.pos]
+        self.pos += 1
+        items: list[Value] = []
+        self._skip_newlines()
+        while tokens[self.pos].kind is not Kind.RBRACKET:
+            items.append(self._value(depth))
+            self._skip_newlines()
+            sep = tokens[self.pos]
+            if sep.kind is Kind.COMMA:
+                self.pos += 1
+                self._skip_newlines()
+            elif sep.kind is not Kind.RBRACKET:
+                if sep.kind is Kind.EOF:
+                    raise _Abort(sep, f"the list opened at line "
+                                      f"{open_tok.line} column "
+                                      f"{open_tok.column} is never closed "
+                                      "with ']'", depth)
+                if sep.kind in _VALUE_START or sep.kind is Kind.IDENT:
+                    raise _Abort(sep, f"missing ',' before {_describe(sep)} "
+                                      "in a list", depth)
+                raise _Abort(sep, f"expected ',' or ']' in a list, found "
+                                  f"{_describe(sep)}", depth)
+        close = tokens[self.pos]
+        self.pos += 1
+        return ListValue(items, open_tok.start, close.end, open_tok.line,
+                         open_tok.column)
+
+    # -- recovery ---------------------------------------------------------
+
+    def _report(self, abort: _Abort) -> None:
+        tok = abort.token
+        # libxlu stays silent about syntax errors on a line that already had
+        # a lexical error; so do we, as they are consequences of it.
+        if tok.line in self.lexical_error_lines:
+            return
+        if tok.kind is Kind.NEWLINE:
+            xl_line = tok.line - 1
+        elif tok.kind is Kind.EOF and len(self.tokens) > 1:
+            # flex gives end-of-file no location: libxlu reports the line of
+            # the token before it.
+            xl_line = self.tokens[-2].line
+        else:
+            xl_line = tok.line
+        column = tok.column
+        if tok.kind is Kind.NEWLINE:
+            comment = self._comment_before(tok)
+            if comment is not None:
+                column = comment.column
+        self._error(tok.line, column, abort.message, xl_line)
+
+    def _comment_before(self, newline: Token) -> Token | None:
+        for tok in reversed(self.all_tokens):
+            if tok.end == newline.start and tok.kind is Kind.COMMENT:
+                return tok
+            if tok.start < newline.start:
+                return None
+        return None
+
+    def _recover(self, depth: int) -> None:
+        """Skip to the start of the next statement.
+
+        Inside an unclosed list, a line that starts like a statement
+        (``key =``) ends the skip, so a missing ']' costs one error.
+        """
+        tokens = self.tokens
+        pos = self.pos
+        while True:
+            tok = tokens[pos]
+            kind = tok.kind
+            if kind is Kind.EOF:
+                break
+            if kind is Kind.LBRACKET:
+                depth += 1
+            elif kind is Kind.RBRACKET:
+                depth = max(0, depth - 1)
+            elif kind is Kind.NEWLINE:
+                if depth == 0:
+                    pos += 1
+                    break
+                nxt, after = tokens[pos + 1], tokens[pos + 2] if pos + 2 < len(tokens) else tokens[-1]
+                if nxt.kind is Kind.IDENT and after.kind in (Kind.ASSIGN, Kind.APPEND):
+                    pos += 1
+                    break
+            pos += 1
+        self.pos = pos
+
+
+@dataclass
+class ParseResult:
+    """Statements and errors (sorted by position) of one xl text.
+
+    ``ignored`` holds text xl accepts but drops without a word, for the
+    linter; ``likely_python`` is libxlu's hint that the file is xm.
+    """
+
+    statements: list[Assignment]
+    errors: list[ConfigSyntaxError]
+    ignored: list[ConfigSyntaxError]
+    likely_python: bool
+
+
+def parse_tokens(text: str, path: str | None = None) -> ParseResult:
+    """Parse xl text into statements and located errors."""
+    parser = _Parser(text, path)
+    parser.parse()
+    return ParseResult(parser.statements, parser.errors, parser.ignored,
+                       parser.likely_python)
