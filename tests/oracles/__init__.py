@@ -1,1 +1,1 @@
-"""Xen's own parsers, called through cffi, to test ours against."""
+"""Xen's own parsers (Debian's libxlutil), called from Python to test ours against."""

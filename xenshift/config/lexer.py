@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from enum import IntEnum
+from operator import itemgetter
 
 
 class Kind(IntEnum):
@@ -33,47 +34,55 @@ class Kind(IntEnum):
     EOF = 13
 
 
-class Token:
-    """One token: kind, source offsets and 1-based line and column."""
+class Token(tuple):
+    """One token: kind, source offsets, 1-based line and column, and text.
 
-    __slots__ = ("kind", "start", "end", "line", "column", "text")
+    A tuple underneath: a config has dozens of tokens and a fleet thousands
+    of configs, and tuples are several times cheaper to make than objects.
+    """
 
-    def __init__(self, kind: Kind, start: int, end: int, line: int,
-                 column: int, text: str):
-        self.kind = kind
-        self.start = start
-        self.end = end
-        self.line = line
-        self.column = column
-        self.text = text
+    __slots__ = ()
+
+    kind = property(itemgetter(0))
+    start = property(itemgetter(1))
+    end = property(itemgetter(2))
+    line = property(itemgetter(3))
+    column = property(itemgetter(4))
+    text = property(itemgetter(5))
 
     def __repr__(self) -> str:
         return f"Token({self.kind.name}, {self.text!r}, {self.line}:{self.column})"
 
 
-_PUNCT = {"=": Kind.ASSIGN, ";": Kind.SEMI, "[": Kind.LBRACKET,
-          "]": Kind.RBRACKET, ",": Kind.COMMA}
+def make_token(kind: Kind, start: int, end: int, line: int, column: int,
+               text: str) -> Token:
+    """A token from its fields."""
+    return tuple.__new__(Token, (kind, start, end, line, column, text))
 
-# Alternatives are tried in order; each starts with a different character
-# class, so order only matters where flex's longest match would decide
-# (``+=`` before the Python-ish ``+``).
-_TOKEN_RE = re.compile(r"""
-    (?P<space>[ \t]+)
-  | (?P<newline>\n)
-  | (?P<comment>\#[^\n]*(?=\n))
-  | (?P<ident>[a-z][._0-9a-z]*)
-  | (?P<number>[0-9][0-9a-fx]*)
-  | (?P<string>"(?:[^"\\\n\x00]|\\[^\n\x00])*"|'(?:[^'\\\n\x00]|\\[^\n\x00])*')
-  | (?P<append>\+=)
-  | (?P<punct>[=;\[\],])
-  | (?P<eofcomment>\#[^\n]*\Z)
-  | (?P<error>[^ \t\n][^ \t\n]*)
-""", re.VERBOSE)
 
-_KINDS = {"ident": Kind.IDENT, "number": Kind.NUMBER, "string": Kind.STRING,
-          "append": Kind.APPEND, "newline": Kind.NEWLINE,
-          "comment": Kind.COMMENT, "eofcomment": Kind.ERROR,
-          "error": Kind.ERROR}
+# Blanks are folded into the following token's match, so the scanner
+# stops once per token. Groups, in order, give the token kinds of _KINDS;
+# each alternative starts with a different character class, so order only
+# matters where flex's longest match would decide (``+=`` before ``+``).
+_TOKEN_RE = re.compile(r"""[ \t]*(?:
+    (\n)
+  | (\#[^\n]*(?=\n))
+  | ([a-z][._0-9a-z]*)
+  | ([0-9][0-9a-fx]*)
+  | ("(?:[^"\\\n\x00]|\\[^\n\x00])*"|'(?:[^'\\\n\x00]|\\[^\n\x00])*')
+  | (\+=)
+  | (=)
+  | (;)
+  | (\[)
+  | (\])
+  | (,)
+  | (\#[^\n]*\Z)
+  | ([^ \t\n][^ \t\n]*)
+)""", re.VERBOSE)
+
+_KINDS = (None, Kind.NEWLINE, Kind.COMMENT, Kind.IDENT, Kind.NUMBER,
+          Kind.STRING, Kind.APPEND, Kind.ASSIGN, Kind.SEMI, Kind.LBRACKET,
+          Kind.RBRACKET, Kind.COMMA, Kind.ERROR, Kind.ERROR)
 
 # Characters whose presence means the file was probably written for xm,
 # which evaluated configs as Python (libxlu's "likely_python" set).
@@ -84,26 +93,25 @@ def tokenize(text: str) -> list[Token]:
     """Split ``text`` into tokens, ending with an EOF token.
 
     Never fails: malformed input becomes ERROR tokens, which the parser turns
-    into located errors.
+    into located errors. Blanks at the very end of the text match nothing
+    and are skipped.
     """
     tokens: list[Token] = []
     append = tokens.append
+    new = tuple.__new__
+    kinds = _KINDS
+    newline = Kind.NEWLINE
     line = 1
     line_start = 0
     for m in _TOKEN_RE.finditer(text):
-        group = m.lastgroup
-        if group == "space":
-            continue
-        start = m.start()
-        if group == "punct":
-            kind = _PUNCT[m.group()]
-        else:
-            kind = _KINDS[group]
-        append(Token(kind, start, m.end(), line, start - line_start + 1,
-                     m.group()))
-        if kind is Kind.NEWLINE:
+        group = m.lastindex
+        start, end = m.span(group)
+        kind = kinds[group]
+        append(new(Token, (kind, start, end, line, start - line_start + 1,
+                           m.group(group))))
+        if kind is newline:
             line += 1
-            line_start = start + 1
+            line_start = end
     end = len(text)
-    append(Token(Kind.EOF, end, end, line, end - line_start + 1, ""))
+    append(make_token(Kind.EOF, end, end, line, end - line_start + 1, ""))
     return tokens

@@ -31,11 +31,13 @@ _VALUE_START = (Kind.STRING, Kind.NUMBER, Kind.LBRACKET)
 class _Abort(Exception):
     """Raised inside a statement at the first token that cannot continue it."""
 
-    def __init__(self, token: Token, message: str, depth: int):
+    def __init__(self, token: Token, message: str, depth: int,
+                 at: tuple[int, int] | None = None):
         super().__init__(message)
-        self.token = token
+        self.token = token        # where the grammar breaks
         self.message = message
         self.depth = depth
+        self.at = at              # (line, column) to show, if not the token
 
 
 def _describe(tok: Token) -> str:
@@ -53,14 +55,16 @@ class _Parser:
         self.text = text
         self.path = path
         self.all_tokens = tokenize(text)
-        self.tokens = [t for t in self.all_tokens
-                       if t.kind is not Kind.COMMENT and t.kind is not Kind.ERROR]
+        skipped = (Kind.COMMENT, Kind.ERROR)
+        self.tokens = [t for t in self.all_tokens if t[0] not in skipped]
         self.pos = 0
         self.statements: list[Assignment] = []
         self.errors: list[ConfigSyntaxError] = []
-        self.lexical_error_lines: set[int] = set()
+        # (offset, line) of each lexical error, in order.
+        self.lexical_errors: list[tuple[int, int]] = []
         self.likely_python = False
         self.ignored: list[ConfigSyntaxError] = []
+        self.string_values: dict[int, str] = {}
 
     # -- errors -----------------------------------------------------------
 
@@ -72,7 +76,11 @@ class _Parser:
     def _lexical_errors(self) -> None:
         previous: Token | None = None
         for tok in self.all_tokens:
-            if tok.kind is Kind.ERROR and tok.end == len(self.text) \
+            kind = tok[0]
+            if kind is not Kind.ERROR and kind is not Kind.STRING:
+                previous = tok
+                continue
+            if kind is Kind.ERROR and tok.end == len(self.text) \
                     and len(tok.text.encode("utf-8", "surrogateescape")) == 1:
                 # libxlu's scanner reports a bad byte only once it has read
                 # past it; a single one ending the file is never reported,
@@ -81,13 +89,13 @@ class _Parser:
                     f"xl ignores the stray {tok.text!r} that ends the file",
                     Location(self.path, tok.line, tok.column)))
             elif tok.kind is Kind.ERROR:
-                self.lexical_error_lines.add(tok.line)
+                self.lexical_errors.append((tok.start, tok.line))
                 self._error(tok.line, tok.column,
                             self._lexical_message(tok, previous))
             elif tok.kind is Kind.STRING:
-                _, problem = unquote(tok.text)
+                self.string_values[tok.start], problem = unquote(tok.text)
                 if problem is not None:
-                    self.lexical_error_lines.add(tok.line)
+                    self.lexical_errors.append((tok.start, tok.line))
                     self._error(tok.line, tok.column + problem.offset,
                                 problem.message)
             previous = tok
@@ -160,48 +168,52 @@ class _Parser:
         self.errors.sort(key=lambda e: (e.location.line, e.location.column))
 
     def _statement(self) -> None:
+        # Tokens are tuples; unpacking them is the cheap way to read fields
+        # on this path, which runs for every statement of every config.
         tokens = self.tokens
         key = tokens[self.pos]
-        if key.kind is not Kind.IDENT:
+        key_kind, key_start, _, key_line, key_column, key_text = key
+        if key_kind is not Kind.IDENT:
             if key.kind is Kind.ASSIGN or key.kind is Kind.APPEND:
                 raise _Abort(key, f"missing key name before '{key.text}'", 0)
             raise _Abort(key, "expected a key name at the start of a "
                               f"statement, found {_describe(key)}", 0)
         op_tok = tokens[self.pos + 1]
-        if op_tok.kind is Kind.ASSIGN:
+        op_kind = op_tok[0]
+        if op_kind is Kind.ASSIGN:
             op = Op.ASSIGN
-        elif op_tok.kind is Kind.APPEND:
+        elif op_kind is Kind.APPEND:
             op = Op.APPEND
         else:
             raise _Abort(op_tok, f"expected '=' or '+=' after key "
-                                 f"'{key.text}', found {_describe(op_tok)}", 0)
+                                 f"'{key_text}', found {_describe(op_tok)}", 0)
         self.pos += 2
         value = self._value(0)
         end = tokens[self.pos]
-        if not (end.kind is Kind.NEWLINE or end.kind is Kind.SEMI
-                or end.kind is Kind.EOF):
-            if end.kind in _VALUE_START or end.kind is Kind.IDENT:
+        end_kind = end[0]
+        if not (end_kind is Kind.NEWLINE or end_kind is Kind.SEMI
+                or end_kind is Kind.EOF):
+            if end_kind in _VALUE_START or end_kind is Kind.IDENT:
                 raise _Abort(end, f"a second value {_describe(end)} after the "
-                                  f"value of '{key.text}': put lists in "
+                                  f"value of '{key_text}': put lists in "
                                   "[ ] with commas, and one statement per "
                                   "line or separated by ';'", 0)
             raise _Abort(end, f"expected the end of the line or ';' after the "
-                              f"value of '{key.text}', found {_describe(end)}",
+                              f"value of '{key_text}', found {_describe(end)}",
                          0)
         self.statements.append(Assignment(
-            key.text, op, value, key.start, value.end, key.line, key.column))
+            key_text, op, value, key_start, value.end, key_line, key_column))
 
     def _value(self, depth: int) -> Value:
         tok = self.tokens[self.pos]
-        kind = tok.kind
+        kind, start, end, line, column, text = tok
         if kind is Kind.STRING:
             self.pos += 1
-            return Scalar(unquote(tok.text)[0], False, tok.start, tok.end,
-                          tok.line, tok.column)
+            return Scalar(self.string_values[start], False, start, end, line,
+                          column)
         if kind is Kind.NUMBER:
             self.pos += 1
-            return Scalar(tok.text, True, tok.start, tok.end, tok.line,
-                          tok.column)
+            return Scalar(text, True, start, end, line, column)
         if kind is Kind.LBRACKET:
             return self._list(depth + 1)
         if kind is Kind.IDENT and depth > 0 and self.tokens[self.pos + 1].kind \
@@ -220,7 +232,7 @@ class _Parser:
 
     def _skip_newlines(self) -> None:
         tokens = self.tokens
-        while tokens[self.pos].kind is Kind.NEWLINE:
+        while tokens[self.pos][0] is Kind.NEWLINE:
             self.pos += 1
 
     def _list(self, depth: int) -> ListValue:
@@ -229,19 +241,18 @@ class _Parser:
         self.pos += 1
         items: list[Value] = []
         self._skip_newlines()
-        while tokens[self.pos].kind is not Kind.RBRACKET:
+        while tokens[self.pos][0] is not Kind.RBRACKET:
+            if tokens[self.pos][0] is Kind.EOF:
+                raise self._unclosed(open_tok, depth)
             items.append(self._value(depth))
             self._skip_newlines()
             sep = tokens[self.pos]
-            if sep.kind is Kind.COMMA:
+            if sep[0] is Kind.COMMA:
                 self.pos += 1
                 self._skip_newlines()
             elif sep.kind is not Kind.RBRACKET:
                 if sep.kind is Kind.EOF:
-                    raise _Abort(sep, f"the list opened at line "
-                                      f"{open_tok.line} column "
-                                      f"{open_tok.column} is never closed "
-                                      "with ']'", depth)
+                    raise self._unclosed(open_tok, depth)
                 if sep.kind in _VALUE_START or sep.kind is Kind.IDENT:
                     raise _Abort(sep, f"missing ',' before {_describe(sep)} "
                                       "in a list", depth)
@@ -252,28 +263,45 @@ class _Parser:
         return ListValue(items, open_tok.start, close.end, open_tok.line,
                          open_tok.column)
 
+    def _unclosed(self, open_tok: Token, depth: int) -> _Abort:
+        # Point after the last thing in the list, where ']' is missing and
+        # where libxlu points too, rather than at the end of the file.
+        back = self.pos - 1
+        while self.tokens[back].kind is Kind.NEWLINE and \
+                self.tokens[back] is not open_tok:
+            back -= 1
+        last = self.tokens[back]
+        return _Abort(self.tokens[self.pos],
+                      f"missing ']': the list opened at line {open_tok.line} "
+                      f"column {open_tok.column} is never closed", depth,
+                      at=(last.line, last.column + len(last.text)))
+
     # -- recovery ---------------------------------------------------------
 
     def _report(self, abort: _Abort) -> None:
         tok = abort.token
-        # libxlu stays silent about syntax errors on a line that already had
-        # a lexical error; so do we, as they are consequences of it.
-        if tok.line in self.lexical_error_lines:
-            return
-        if tok.kind is Kind.NEWLINE:
-            xl_line = tok.line - 1
-        elif tok.kind is Kind.EOF and len(self.tokens) > 1:
-            # flex gives end-of-file no location: libxlu reports the line of
-            # the token before it.
-            xl_line = self.tokens[-2].line
+        # The line libxlu's parser gives the token: a newline counts on its
+        # own line; end-of-file has no location of its own and keeps the
+        # previous token's.
+        if tok.kind is Kind.EOF and len(self.tokens) > 1:
+            first_line = self.tokens[-2].line
         else:
-            xl_line = tok.line
-        column = tok.column
-        if tok.kind is Kind.NEWLINE:
+            first_line = tok.line
+        # libxlu stays silent about a syntax error on or before the line of
+        # a lexical error met earlier; those are its consequences.
+        if any(start < tok.start and line >= first_line
+               for start, line in self.lexical_errors):
+            return
+        # libxlu also counts a token that ends in a newline one line early.
+        xl_line = first_line - 1 if tok.kind is Kind.NEWLINE else first_line
+        line, column = tok.line, tok.column
+        if abort.at is not None:
+            line, column = abort.at
+        elif tok.kind is Kind.NEWLINE:
             comment = self._comment_before(tok)
             if comment is not None:
                 column = comment.column
-        self._error(tok.line, column, abort.message, xl_line)
+        self._error(line, column, abort.message, xl_line)
 
     def _comment_before(self, newline: Token) -> Token | None:
         for tok in reversed(self.all_tokens):

@@ -44,6 +44,8 @@ def unquote(raw: str) -> tuple[str, EscapeProblem | None]:
     Returns the value and, if an escape is invalid, the first problem. The
     caller has already checked that ``raw`` is a well-formed literal token.
     """
+    if "\\" not in raw:
+        return raw[1:-1], None
     body_end = len(raw) - 1
     out: list[str] = []
     p = 1

@@ -44,7 +44,7 @@ class XmParse:
     @property
     def has_xm_evidence(self) -> bool:
         """Whether the file uses Python an xl author would not write by slip."""
-        return any(p.xm_evidence for p in self.pythonisms) or bool(self.skipped)
+        return any(p.xm_evidence for p in self.pythonisms + self.skipped)
 
 
 class _Unevaluable(Exception):

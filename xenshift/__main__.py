@@ -1,0 +1,5 @@
+"""``python -m xenshift``: the same as the ``xenshift`` command."""
+
+from xenshift.cli.main import main
+
+main()
