@@ -6,6 +6,7 @@ import click
 
 from xenshift import __version__
 from xenshift.cli.config_cmd import config_group
+from xenshift.cli.sim_cmd import sim_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,6 +16,7 @@ def cli() -> None:
 
 
 cli.add_command(config_group)
+cli.add_command(sim_group)
 
 
 def main() -> None:

@@ -1,0 +1,91 @@
+"""``xenshift sim``: simulated domains for tests, demos and capacity planning."""
+
+from __future__ import annotations
+
+import click
+
+from xenshift.cli.errors import report_errors
+from xenshift.migrate.backend.sim import SimBackend
+from xenshift.migrate.backend.sim_files import PATTERNS, Workload
+from xenshift.migrate.errors import OptionError
+from xenshift.migrate.units import format_bytes, parse_percent, parse_rate, parse_size
+from xenshift.native import PAGE_SIZE
+
+
+def parse_pattern(text: str) -> tuple[str, float]:
+    """``uniform``, ``sequential`` or ``hot:10%`` (hot set size)."""
+    name, _, size = text.partition(":")
+    if name not in PATTERNS or (name == "hot") != bool(size):
+        raise OptionError(f"bad pattern {text!r}: use uniform, sequential or hot:PERCENT")
+    return name, parse_percent(size) if size else 0.1
+
+
+@click.group("sim")
+def sim_group() -> None:
+    """Simulated domains under $XENSHIFT_STATE_DIR (default /run/xenshift)."""
+
+
+@sim_group.command("start")
+@click.argument("name")
+@click.option("--memory", default="256M", show_default=True, help="Guest memory, e.g. 1G.")
+@click.option("--vcpus", type=int, default=1, show_default=True)
+@click.option("--fill", type=click.Choice(["random", "zero", "mixed"]), default="random",
+              show_default=True, help="Initial memory contents.")
+@click.option("--dirty-rate", default="0", show_default=True, help="Bytes dirtied per second, e.g. 40M/s.")
+@click.option("--pattern", default="uniform", show_default=True,
+              help="uniform, sequential or hot:PERCENT (writes confined to a hot set).")
+@click.option("--seed", type=int, help="Seed of the memory contents (default random).")
+@report_errors
+def sim_start(name, memory, vcpus, fill, dirty_rate, pattern, seed):
+    """Create domain NAME and start its vCPU."""
+    size = parse_size(memory)
+    if size < PAGE_SIZE or size % PAGE_SIZE:
+        raise OptionError("--memory must be a positive multiple of 4 KiB")
+    if vcpus < 1:
+        raise OptionError("--vcpus must be at least 1")
+    kind, hot = parse_pattern(pattern)
+    dom = SimBackend().start(name, size // PAGE_SIZE, vcpus, fill,
+                             Workload(parse_rate(dirty_rate), kind, hot), seed)
+    click.echo(f"{dom.name}: started, {format_bytes(size)}, pid {dom.pid()}")
+
+
+@sim_group.command("list")
+@report_errors
+def sim_list():
+    """List the simulated domains of this host."""
+    click.echo(f"{'Name':<32} {'ID':>4} {'Mem':>10} {'VCPUs':>5}  State")
+    for d in SimBackend().list_domains():
+        click.echo(f"{d.name:<32} {d.domid:>4} {format_bytes(d.pages * PAGE_SIZE):>10} "
+                   f"{d.vcpus:>5}  {d.state}")
+
+
+@sim_group.command("checksum")
+@click.argument("name")
+@report_errors
+def sim_checksum(name):
+    """Print the checksum of NAME's memory and context."""
+    click.echo(SimBackend().open_source(name).checksum())
+
+
+@sim_group.command("stop")
+@click.argument("name")
+@report_errors
+def sim_stop(name):
+    """Destroy domain NAME."""
+    SimBackend().open_source(name).destroy()
+
+
+@sim_group.command("pause")
+@click.argument("name")
+@report_errors
+def sim_pause(name):
+    """Stop NAME's vCPU."""
+    SimBackend().open_source(name).suspend()
+
+
+@sim_group.command("unpause")
+@click.argument("name")
+@report_errors
+def sim_unpause(name):
+    """Start NAME's vCPU again."""
+    SimBackend().open_source(name).unpause()

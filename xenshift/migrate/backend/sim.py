@@ -1,0 +1,430 @@
+"""The simulator backend: domains that are files plus a native vCPU thread.
+
+Each domain is a directory (see ``sim_files``) and a detached process
+(``sim_process``) whose vCPU thread writes self-checking pages at a set rate
+and keeps a log-dirty bitmap as Xen's shadow code does.  Toolstack
+processes map the same files, so pausing, cleaning the bitmap and reading
+memory cost no system calls, like hypercalls on a real host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from xenshift.migrate.backend.base import (
+    Backend, DestDomain, DomainInfo, DomainState, MappedPages, SourceDomain)
+from xenshift.migrate.backend.sim_files import (
+    DomainFiles, Workload, create_files, sim_root)
+from xenshift.migrate.backend.sim_process import LEASE_DESTROY, LEASE_KEEP, LEASE_RESUME
+from xenshift.migrate.errors import (
+    BackendError, DomainExistsError, DomainNotFoundError)
+from xenshift.migrate.stream import hvm_context, libxc
+from xenshift.migrate.stream.framing import ExactReader
+from xenshift.migrate.stream.writer import CpuPolicy, StreamTail
+from xenshift.migrate.checksum import context_hash, format_checksum, memory_hash
+from xenshift.native import PAGE_SIZE, ffi, lib
+
+XEN_VERSION = (4, 17)  # what the simulator claims in the domain header
+SPAWN_TIMEOUT = 15.0
+STOP_TIMEOUT = 5.0
+
+
+def default_context(vcpus: int, pages: int) -> tuple[bytes, dict[str, Any]]:
+    """A fresh domain's HVM context blob and platform state (TSC, params)."""
+    entries = [hvm_context.header_entry(gtsc_khz=2_500_000)]
+    entries += [hvm_context.Entry(hvm_context.CODE_CPU, i, bytes(hvm_context.CPU_SIZE))
+                for i in range(vcpus)]
+    platform = {"tsc": [0, 2_500_000, 0, 0],
+                "params": [[libxc.HVM_PARAM_STORE_PFN, pages - 1],
+                           [libxc.HVM_PARAM_CONSOLE_PFN, pages - 2]]}
+    return hvm_context.build(entries), platform
+
+
+def _pfns_run(pfns, count: int) -> int:
+    """First pfn if ``pfns`` is one ascending run, else -1."""
+    return lib.xs_pfns_run(pfns, count)
+
+
+class _Scratch(MappedPages):
+    """Pages gathered into a pooled buffer, for scattered pfn lists."""
+
+    def __init__(self, pool: "queue.SimpleQueue[bytearray]", count: int):
+        try:
+            self._buf = pool.get_nowait()
+        except queue.Empty:
+            self._buf = bytearray(libxc.MAX_BATCH_SIZE * PAGE_SIZE)
+        self._pool = pool
+        self.count = count
+        self.view = memoryview(self._buf)[:count * PAGE_SIZE]
+
+    def release(self) -> None:
+        if self._buf is not None:
+            self.view.release()
+            self._pool.put(self._buf)
+            self._buf = None
+
+
+class _Direct(MappedPages):
+    def __init__(self, view: memoryview, count: int):
+        self.view = view
+        self.count = count
+
+
+class _Lease:
+    """A connection to the domain process that resumes or destroys the
+    domain if this process dies before calling ``keep``."""
+
+    def __init__(self, path: Path, kind: bytes):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.sock.connect(str(path / "ctl.sock"))
+            self.sock.sendall(kind)
+        except OSError as err:
+            self.sock.close()
+            raise BackendError(f"cannot reach the process of domain {path.name}: {err}") from None
+
+    def keep(self) -> None:
+        try:
+            self.sock.sendall(LEASE_KEEP)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> "_Lease":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class SimDomain(SourceDomain, DestDomain):
+    """A simulated domain, usable as migration source or destination."""
+
+    def __init__(self, path: Path, populate: bool = False):
+        self.path = path
+        self.name = path.name
+        try:
+            self._config = json.loads((path / "config.json").read_text())
+        except (OSError, ValueError) as err:
+            raise BackendError(f"simulated domain {path.name} is unreadable: {err}") from None
+        self.files = DomainFiles(path, populate)
+        self.pages = self.files.pages
+        self._pool: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        self._owner: _Lease | None = None
+
+    # -------------------------------------------------------------- common
+    def config(self) -> dict[str, Any]:
+        return self._config
+
+    def pid(self) -> int | None:
+        try:
+            return int((self.path / "pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _context_blob(self) -> bytes:
+        """The context with the vCPU's progress counter in rax of vCPU 0."""
+        blob = bytearray((self.path / "context").read_bytes())
+        at = hvm_context.first_cpu_rax(bytes(blob))
+        if at is not None:
+            blob[at:at + 8] = int(self.files.ctl.seq).to_bytes(8, "little")
+        return bytes(blob)
+
+    def state(self) -> DomainState:
+        platform = self._config["xenshift"]["platform"]
+        tail = StreamTail(libxc.TscInfo(*platform["tsc"]), self._context_blob(),
+                          libxc.HvmParams(tuple(tuple(p) for p in platform["params"])))
+        return DomainState(CpuPolicy(), tail)
+
+    def checksum(self) -> str:
+        mem = self.files.memory
+        memory = memory_hash(self.pages, lambda first, n: mem[first * PAGE_SIZE:
+                                                               (first + n) * PAGE_SIZE])
+        return format_checksum(memory, context_hash(self.state().tail))
+
+    def rename(self, name: str) -> None:
+        new = self.path.parent / name
+        if new.exists():
+            raise DomainExistsError(f"a domain called {name} already exists")
+        os.rename(self.path, new)
+        self.path = new
+        self.name = name
+
+    def destroy(self) -> None:
+        if self._owner:
+            self._owner.close()
+            self._owner = None
+        pid = self.pid()
+        if pid:
+            _stop_process(pid)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    # -------------------------------------------------------------- source
+    def domain_header(self) -> libxc.DomainHeader:
+        return libxc.DomainHeader(libxc.DHDR_TYPE_X86_HVM, *XEN_VERSION)
+
+    def enable_logdirty(self) -> None:
+        f = self.files
+        f.request(f.ctl.acked_state, True)
+        scratch = ffi.new("uint64_t[]", f.words)
+        lib.xs_bitmap_take(f.bitmap, scratch, f.words)
+
+    def disable_logdirty(self) -> None:
+        f = self.files
+        f.request(f.ctl.acked_state, False)
+
+    def clean_dirty(self, bitmap, final: bool = False) -> int:
+        return lib.xs_bitmap_take(self.files.bitmap, bitmap, self.files.words)
+
+    def map_pages(self, pfns, count: int) -> MappedPages:
+        first = _pfns_run(pfns, count)
+        if first >= 0:
+            start = first * PAGE_SIZE
+            return _Direct(self.files.memory[start:start + count * PAGE_SIZE], count)
+        pages = _Scratch(self._pool, count)
+        if lib.xs_gather(self.files.mem_ptr, self.pages, pfns, count,
+                         ffi.from_buffer(pages.view), len(pages.view)):
+            pages.release()
+            raise BackendError(f"{self.name}: pfn out of range in gather")
+        return pages
+
+    def suspend(self) -> None:
+        self.files.request(lib.XS_SIM_PAUSED, self.files.logdirty)
+
+    def resume(self) -> None:
+        self.files.ctl.throttle_permille = 1000
+        self.files.request(lib.XS_SIM_RUNNING, False)
+
+    def throttle(self, fraction: float) -> bool:
+        self.files.ctl.throttle_permille = max(1, min(1000, int(fraction * 1000)))
+        return True
+
+    def lease(self) -> _Lease:
+        return _Lease(self.path, LEASE_RESUME)
+
+    # --------------------------------------------------------- destination
+    def load_pages(self, head: libxc.PageDataHead, reader: ExactReader) -> None:
+        words = ffi.from_buffer(head.pfn_words)
+        pfns = ffi.new("uint64_t[]", head.count)
+        n = lib.xs_pfns_data(ffi.cast("uint64_t *", words), head.count, pfns)
+        first = _pfns_run(pfns, n)
+        if first >= 0:
+            start = first * PAGE_SIZE
+            reader.read_into(self.files.memory[start:start + n * PAGE_SIZE], "page data")
+            return
+        scratch = _Scratch(self._pool, n)
+        try:
+            reader.read_into(scratch.view, "page data")
+            self.write_pages(pfns, n, scratch.view)
+        finally:
+            scratch.release()
+
+    def compare_pages(self, head: libxc.PageDataHead, reader: ExactReader) -> int:
+        words = ffi.from_buffer(head.pfn_words)
+        pfns = ffi.new("uint64_t[]", head.count)
+        n = lib.xs_pfns_data(ffi.cast("uint64_t *", words), head.count, pfns)
+        scratch = _Scratch(self._pool, n)
+        try:
+            reader.read_into(scratch.view, "VERIFY page data")
+            return self.compare_buffer(pfns, n, scratch.view)
+        finally:
+            scratch.release()
+
+    def compare_buffer(self, pfns, count: int, data) -> int:
+        """-1 if ``count`` pages in ``data`` equal memory, else the index."""
+        return lib.xs_compare(self.files.mem_ptr, self.pages, pfns, count,
+                              ffi.from_buffer(data), len(data))
+
+    def write_pages(self, pfns, count: int, data, zero_pfns=None, zero_count: int = 0) -> None:
+        f = self.files
+        if count and lib.xs_scatter(f.mem_ptr, self.pages, pfns, count,
+                                    ffi.from_buffer(data), len(data)):
+            raise BackendError(f"{self.name}: page data does not fit the domain")
+        if zero_count and lib.xs_zero_pages(f.mem_ptr, self.pages, zero_pfns, zero_count):
+            raise BackendError(f"{self.name}: zero-page pfn beyond the domain")
+
+    def restore_state(self, state: DomainState) -> None:
+        tail = state.tail
+        hvm_context.walk(tail.hvm_context)
+        (self.path / "context").write_bytes(tail.hvm_context)
+        self._config.setdefault("xenshift", {})["platform"] = {
+            "tsc": [tail.tsc.mode, tail.tsc.khz, tail.tsc.nsec, tail.tsc.incarnation],
+            "params": [list(p) for p in tail.hvm_params.params]}
+        (self.path / "config.json").write_text(json.dumps(self._config, indent=1, sort_keys=True))
+        # The vCPU goes on counting from where the source stopped.
+        at = hvm_context.first_cpu_rax(tail.hvm_context)
+        if at is not None:
+            self.files.ctl.seq = int.from_bytes(tail.hvm_context[at:at + 8], "little")
+
+    def unpause(self) -> None:
+        self.files.request(lib.XS_SIM_RUNNING, False)
+
+    def commit(self) -> None:
+        if self._owner:
+            self._owner.keep()
+            self._owner.close()
+            self._owner = None
+
+    def hold_until_commit(self) -> None:
+        """Take the destroy-on-death lease of an incoming domain."""
+        self._owner = _Lease(self.path, LEASE_DESTROY)
+
+    # ------------------------------------------------------------- queries
+    def info(self) -> DomainInfo:
+        pid = self.pid()
+        alive = pid is not None and _alive(pid)
+        state = ("running" if self.files.running else "paused") if alive else "dead"
+        return DomainInfo(self.name, int(self._config.get("xenshift", {}).get("domid", 0)),
+                          state, self.pages, int(self._config["b_info"]["max_vcpus"]), "sim")
+
+    def check_pages(self) -> int:
+        """-1 if every page is zero or a consistent simulator page."""
+        return lib.xs_check_pages(self.files.mem_ptr, self.pages)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop_process(pid: int) -> None:
+    """SIGTERM, wait (bounded), then SIGKILL."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+        if not select.select([fd], [], [], STOP_TIMEOUT)[0]:
+            os.kill(pid, signal.SIGKILL)
+            select.select([fd], [], [], STOP_TIMEOUT)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _discard(path: Path) -> None:
+    """Remove a domain that failed to come up, process included."""
+    try:
+        _stop_process(int((path / "pid").read_text()))
+    except (OSError, ValueError):
+        pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _spawn(path: Path, incoming: bool) -> int:
+    """Start the domain process and wait until it is up; return its pid."""
+    cmd = [sys.executable, "-m", "xenshift.migrate.backend.sim_process", str(path)]
+    if incoming:
+        cmd.append("--incoming")
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, close_fds=True)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], SPAWN_TIMEOUT)
+        line = proc.stdout.readline().decode() if ready else ""
+    finally:
+        proc.stdout.close()
+    err = proc.stderr.read().decode().strip() if not line else ""
+    proc.stderr.close()
+    proc.wait(timeout=SPAWN_TIMEOUT)
+    if not line.startswith("ready "):
+        raise BackendError(f"simulated domain {path.name} did not start: {err or 'no answer'}")
+    return int(line.split()[1])
+
+
+class SimBackend(Backend):
+    """Simulated domains under ``$XENSHIFT_STATE_DIR/sim``."""
+
+    name = "sim"
+
+    def __init__(self, root: Path | None = None):
+        self.root = root or sim_root()
+
+    def _path(self, name: str) -> Path:
+        if not name or "/" in name or name.startswith("."):
+            raise BackendError(f"invalid domain name {name!r}")
+        return self.root / name
+
+    def list_domains(self) -> list[DomainInfo]:
+        if not self.root.is_dir():
+            return []
+        out = []
+        for path in sorted(self.root.iterdir()):
+            try:
+                out.append(SimDomain(path).info())
+            except BackendError:
+                continue
+        return out
+
+    def open_source(self, name: str) -> SimDomain:
+        path = self._path(name)
+        if not (path / "config.json").exists():
+            raise DomainNotFoundError(f"no simulated domain called {name} "
+                                      f"(state dir {self.root.parent})")
+        return SimDomain(path, populate=True)
+
+    def _next_domid(self) -> int:
+        return 1 + max((d.domid for d in self.list_domains()), default=0)
+
+    def start(self, name: str, pages: int, vcpus: int = 1, fill: str = "random",
+              workload: Workload = Workload(), seed: int | None = None) -> SimDomain:
+        """Create and start a domain, as ``xenshift sim start`` does."""
+        path = self._path(name)
+        if path.exists():
+            raise DomainExistsError(f"a domain called {name} already exists")
+        context, platform = default_context(vcpus, pages)
+        config = {"c_info": {"type": "hvm", "name": name},
+                  "b_info": {"max_vcpus": vcpus, "max_memkb": pages * 4, "target_memkb": pages * 4},
+                  "xenshift": {"backend": "sim", "domid": self._next_domid(),
+                               "workload": workload.to_json(), "platform": platform}}
+        self.root.mkdir(parents=True, exist_ok=True)
+        create_files(path, config, pages, fill, context,
+                     seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
+        try:
+            _spawn(path, incoming=False)
+            dom = SimDomain(path)
+            dom.unpause()
+        except BaseException:
+            _discard(path)
+            raise
+        return dom
+
+    def create_incoming(self, config: dict[str, Any], name: str, pages: int) -> SimDomain:
+        path = self._path(name)
+        if path.exists():
+            raise DomainExistsError(f"a domain called {name} already exists here")
+        config = json.loads(json.dumps(config))
+        xs = config.setdefault("xenshift", {})
+        xs["domid"] = self._next_domid()
+        context, platform = default_context(int(config.get("b_info", {}).get("max_vcpus", 1)), pages)
+        xs.setdefault("platform", platform)
+        xs.setdefault("workload", Workload().to_json())
+        self.root.mkdir(parents=True, exist_ok=True)
+        create_files(path, config, pages, "zero", context, seed=1)
+        try:
+            _spawn(path, incoming=True)
+            dom = SimDomain(path)
+            dom.hold_until_commit()
+        except BaseException:
+            _discard(path)
+            raise
+        return dom

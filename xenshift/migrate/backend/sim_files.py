@@ -1,0 +1,130 @@
+"""A simulated domain's files under ``$XENSHIFT_STATE_DIR/sim/NAME``.
+
+``config.json`` (static configuration), ``memory`` (guest RAM, shared by
+every process that maps it), ``control`` (the ``struct xs_sim_ctl`` block
+and the log-dirty bitmap after it), ``context`` (the HVM context blob),
+``pid`` and ``ctl.sock`` (the domain process and its lease socket).
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xenshift.migrate.errors import BackendError
+from xenshift.native import PAGE_SIZE, ffi, lib
+
+DEFAULT_STATE_DIR = "/run/xenshift"
+PATTERNS = {"uniform": lib.XS_PATTERN_UNIFORM, "hot": lib.XS_PATTERN_HOT,
+            "sequential": lib.XS_PATTERN_SEQUENTIAL}
+ACK_TIMEOUT = 5.0
+
+
+def state_dir() -> Path:
+    """This host's state directory (``$XENSHIFT_STATE_DIR``)."""
+    return Path(os.environ.get("XENSHIFT_STATE_DIR") or DEFAULT_STATE_DIR)
+
+
+def sim_root() -> Path:
+    return state_dir() / "sim"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How the simulated vCPU dirties memory."""
+
+    rate: int = 0  # bytes per second
+    pattern: str = "uniform"
+    hot_fraction: float = 0.1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rate": self.rate, "pattern": self.pattern, "hot_fraction": self.hot_fraction}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Workload":
+        pattern = data.get("pattern", "uniform")
+        if pattern not in PATTERNS:
+            raise BackendError(f"unknown dirtying pattern {pattern!r}")
+        return cls(int(data.get("rate", 0)), pattern, float(data.get("hot_fraction", 0.1)))
+
+
+def bitmap_words(pages: int) -> int:
+    return (pages + 63) // 64
+
+
+class DomainFiles:
+    """The mapped files of one simulated domain (memory, control, bitmap)."""
+
+    def __init__(self, path: Path, populate: bool = False):
+        self.path = path
+        # Populating maps all of memory in one go, much faster than taking a
+        # page fault per page while streaming it; for processes that move
+        # the whole memory, not for a listing.
+        flags = mmap.MAP_SHARED | (mmap.MAP_POPULATE if populate else 0)
+        try:
+            with open(path / "memory", "r+b") as f:
+                self._mem = mmap.mmap(f.fileno(), 0, flags=flags)
+            with open(path / "control", "r+b") as f:
+                self._ctl = mmap.mmap(f.fileno(), 0)
+        except (OSError, ValueError) as err:
+            raise BackendError(f"cannot map simulated domain {path.name}: {err}") from None
+        self.mem_ptr = ffi.cast("uint8_t *", ffi.from_buffer(self._mem))
+        base = ffi.cast("uint8_t *", ffi.from_buffer(self._ctl))
+        self.ctl = ffi.cast("struct xs_sim_ctl *", base)
+        if self.ctl.magic != lib.XS_SIM_MAGIC or self.ctl.npages * PAGE_SIZE > len(self._mem):
+            raise BackendError(f"simulated domain {path.name} has a corrupt control block")
+        self.pages = int(self.ctl.npages)
+        self.words = bitmap_words(self.pages)
+        self.bitmap = ffi.cast("uint64_t *", base + lib.XS_SIM_BITMAP_OFFSET)
+        self.memory = memoryview(self._mem)
+
+    def request(self, state: int, logdirty: bool, timeout: float = ACK_TIMEOUT) -> None:
+        """Post a run state and wait until the vCPU thread has taken it."""
+        gen = lib.xs_sim_request(self.ctl, state, int(logdirty))
+        deadline = time.monotonic() + timeout
+        while not lib.xs_sim_acked(self.ctl, gen):
+            if time.monotonic() > deadline:
+                raise BackendError(f"simulated domain {self.path.name} does not answer "
+                                   "(its domain process is gone?)")
+            time.sleep(0.0001)
+
+    @property
+    def running(self) -> bool:
+        return self.ctl.acked_state == lib.XS_SIM_RUNNING
+
+    @property
+    def logdirty(self) -> bool:
+        return bool(self.ctl.logdirty)
+
+
+def create_files(path: Path, config: dict[str, Any], pages: int, fill: str,
+                 context: bytes, seed: int) -> None:
+    """Lay out a new domain's files; memory is filled per ``fill``."""
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True))
+    (path / "context").write_bytes(context)
+    with open(path / "memory", "w+b") as f:
+        f.truncate(pages * PAGE_SIZE)
+        if fill != "zero":
+            with mmap.mmap(f.fileno(), 0) as mem:
+                ptr = ffi.from_buffer(mem)
+                lib.xs_fill_memory(ffi.cast("uint8_t *", ptr), pages,
+                                   {"random": 1, "mixed": 2}[fill], seed)
+                del ptr
+    with open(path / "control", "w+b") as f:
+        f.truncate(lib.XS_SIM_BITMAP_OFFSET + bitmap_words(pages) * 8)
+        with mmap.mmap(f.fileno(), 0) as ctl_map:
+            buf = ffi.from_buffer(ctl_map)
+            ctl = ffi.cast("struct xs_sim_ctl *", buf)
+            lib.xs_sim_init(ctl, pages)
+            workload = Workload.from_json(config.get("xenshift", {}).get("workload", {}))
+            ctl.rate = workload.rate
+            ctl.pattern = PATTERNS[workload.pattern]
+            ctl.hot_permille = max(1, int(workload.hot_fraction * 1000))
+            ctl.seed = seed or 1
+            del ctl, buf

@@ -1,0 +1,142 @@
+"""The process that *is* a running simulated domain.
+
+Started as ``python -m xenshift.migrate.backend.sim_process DIR``; it
+detaches, runs the native vCPU loop in a thread (which releases the GIL),
+and serves leases on ``DIR/ctl.sock``.  A lease is one byte on a connection:
+
+* ``R`` (source side): if the connection drops before ``K``, resume the
+  domain and turn log-dirty off.  A killed migration thus leaves the source
+  running.
+* ``D`` (destination side): if the connection drops before ``K``, destroy
+  the domain.  A killed receiver thus leaves nothing behind.
+* ``K``: the holder is done; nothing happens when it disconnects.
+
+With ``--incoming`` the domain destroys itself unless a ``D`` lease arrives
+within ``INCOMING_GRACE`` seconds, so even a receiver killed between
+starting it and leasing it leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import selectors
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from xenshift.migrate.backend.sim_files import DomainFiles
+from xenshift.native import lib
+
+INCOMING_GRACE = 10.0
+LEASE_RESUME, LEASE_DESTROY, LEASE_KEEP = b"R", b"D", b"K"
+
+
+def _detach() -> None:
+    """Double fork so the domain belongs to no toolstack process."""
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+
+
+class DomainProcess:
+    def __init__(self, path: Path, incoming: bool):
+        self.dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        self.files = DomainFiles(path)
+        self.incoming = incoming
+        self.leases: dict[socket.socket, bytes] = {}
+        self.stopping = False
+        self.sel = selectors.DefaultSelector()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(path / "ctl.sock"))
+        self.listener.listen(8)
+        self.sel.register(self.listener, selectors.EVENT_READ)
+        self.vcpu = threading.Thread(target=self._run_vcpu, daemon=True)
+
+    def current_path(self) -> Path:
+        """The domain directory, wherever renames have moved it."""
+        return Path(os.readlink(f"/proc/self/fd/{self.dir_fd}"))
+
+    def _run_vcpu(self) -> None:
+        f = self.files
+        lib.xs_sim_run(f.ctl, f.mem_ptr, f.pages * 4096, f.bitmap, f.words)
+
+    def start(self) -> None:
+        self.vcpu.start()
+        (self.current_path() / "pid").write_text(f"{os.getpid()}\n")
+
+    def serve(self) -> None:
+        started = time.monotonic()
+        while not self.stopping:
+            for key, _ in self.sel.select(timeout=0.2):
+                if key.fileobj is self.listener:
+                    conn, _ = self.listener.accept()
+                    self.sel.register(conn, selectors.EVENT_READ)
+                    self.leases[conn] = b""
+                else:
+                    self._lease_event(key.fileobj)
+            if (self.incoming and time.monotonic() - started > INCOMING_GRACE
+                    and LEASE_DESTROY not in self.leases.values()):
+                self.destroy_self()
+        self.shutdown()
+
+    def _lease_event(self, conn: socket.socket) -> None:
+        data = conn.recv(64)
+        if data:
+            for byte in data:
+                self.leases[conn] = bytes([byte])
+            if self.leases[conn] == LEASE_DESTROY:
+                self.incoming = False
+            return
+        kind = self.leases.pop(conn)
+        self.sel.unregister(conn)
+        conn.close()
+        if kind == LEASE_RESUME:
+            # The migrating process died: run again, as if nothing happened.
+            self.files.ctl.throttle_permille = 1000
+            self.files.request(lib.XS_SIM_RUNNING, False)
+        elif kind == LEASE_DESTROY:
+            self.destroy_self()
+
+    def destroy_self(self) -> None:
+        """Remove the domain's directory and stop."""
+        shutil.rmtree(self.current_path(), ignore_errors=True)
+        self.stopping = True
+
+    def shutdown(self) -> None:
+        self.files.ctl.stop = 1
+        self.vcpu.join(timeout=5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sim_process")
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--incoming", action="store_true")
+    args = parser.parse_args(argv)
+    _detach()
+    proc = DomainProcess(args.path.resolve(), args.incoming)
+
+    def stop(_signum, _frame):
+        proc.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    proc.start()
+    # Tell the starter we are up, then let go of its pipe.
+    sys.stdout.write(f"ready {os.getpid()}\n")
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    proc.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The checksum of a domain's memory and context, the same for every backend.
+
+Memory is hashed in chunks of MAX_BATCH_SIZE pages, each chunk's hash
+seeding the next, so a backend that can only map a batch at a time (Xen)
+gets the value a backend with all memory mapped (the simulator) gets.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from xenshift.migrate.stream.libxc import MAX_BATCH_SIZE
+from xenshift.migrate.stream.writer import StreamTail
+from xenshift.native import hash_buffer
+
+
+def memory_hash(pages: int, chunk: Callable[[int, int], memoryview]) -> int:
+    """Hash ``pages`` pages; ``chunk(first_pfn, count)`` yields their bytes."""
+    h = 0
+    for first in range(0, pages, MAX_BATCH_SIZE):
+        h = hash_buffer(chunk(first, min(MAX_BATCH_SIZE, pages - first)), h)
+    return h
+
+
+def context_hash(tail: StreamTail) -> int:
+    """Hash of the vCPU/platform state as the stream carries it."""
+    return hash_buffer(tail.hvm_context + repr((tail.tsc, tail.hvm_params)).encode())
+
+
+def format_checksum(memory: int, context: int) -> str:
+    """The printed form, shared by ``sim checksum`` and ``--verify``."""
+    return f"mem:{memory:016x} ctx:{context:016x}"

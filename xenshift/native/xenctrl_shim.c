@@ -1,0 +1,70 @@
+/* Wrappers over libxenctrl for what its headers give as macros or as
+ * release-specific structures; see xenctrl_shim.h. */
+#define __XEN_TOOLS__ 1
+#include <string.h>
+#include <xenctrl.h>
+#include <xenforeignmemory.h>
+
+#include "xenctrl_shim.h"
+
+int xs_xen_version(xc_interface *xch, uint32_t *major, uint32_t *minor)
+{
+    int v = xc_version(xch, XENVER_version, NULL);
+    if (v < 0)
+        return -1;
+    *major = (uint32_t)v >> 16;
+    *minor = (uint32_t)v & 0xffff;
+    return 0;
+}
+
+/* Up to max domains from `first` on, flattened to xs_xen_dominfo. */
+int xs_xen_dominfo(xc_interface *xch, uint32_t first,
+                   struct xs_xen_dominfo *out, unsigned int max)
+{
+    xc_dominfo_t info[64];
+    int n, i;
+
+    if (max > 64)
+        max = 64;
+    n = xc_domain_getinfo(xch, first, max, info);
+    for (i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof(out[i]));
+        out[i].domid = info[i].domid;
+        out[i].hvm = info[i].hvm;
+        out[i].paused = info[i].paused;
+        out[i].shutdown = info[i].shutdown;
+        out[i].dying = info[i].dying;
+        out[i].nr_pages = info[i].nr_pages;
+        out[i].max_memkb = info[i].max_memkb;
+        out[i].max_vcpu_id = info[i].max_vcpu_id;
+        memcpy(out[i].handle, info[i].handle, 16);
+    }
+    return n;
+}
+
+/* CLEAN or PEEK the log-dirty bitmap into the caller's buffer.  The
+ * hypercall buffer must be allocated through libxenctrl's macros, which
+ * cffi cannot call, so the copy happens here. */
+long long xs_xen_logdirty(xc_interface *xch, uint32_t domid, unsigned int op,
+                          uint64_t *bitmap, unsigned long pages,
+                          unsigned int mode, uint32_t *dirty_count)
+{
+    size_t bytes = ((pages + 63) / 64) * 8;
+    xc_shadow_op_stats_t stats = { 0 };
+    long long rc;
+    DECLARE_HYPERCALL_BUFFER(unsigned long, hbuf);
+
+    hbuf = xc_hypercall_buffer_alloc_pages(
+        xch, hbuf, (int)((bytes + XC_PAGE_SIZE - 1) / XC_PAGE_SIZE));
+    if (!hbuf)
+        return -1;
+    rc = xc_logdirty_control(xch, domid, op, HYPERCALL_BUFFER(hbuf), pages,
+                             mode, &stats);
+    if (rc >= 0) {
+        memcpy(bitmap, hbuf, bytes);
+        *dirty_count = stats.dirty_count;
+    }
+    xc_hypercall_buffer_free_pages(
+        xch, hbuf, (int)((bytes + XC_PAGE_SIZE - 1) / XC_PAGE_SIZE));
+    return rc;
+}

@@ -1,0 +1,70 @@
+/* The part of libxenctrl/libxenforeignmemory (Xen 4.17) the xen backend
+ * uses, plus small wrappers for what the headers only offer as macros
+ * (hypercall buffers) or as structures that change between releases
+ * (xc_dominfo_t).  The Python side sees only these declarations, which is
+ * also the boundary its unit tests fake. */
+#ifndef XS_XENCTRL_SHIM_H
+#define XS_XENCTRL_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The library's own declarations, for cffi's cdef; C code includes
+ * xenctrl.h and xenforeignmemory.h first and skips them. */
+#ifndef XENCTRL_H
+typedef unsigned long xen_pfn_t;
+typedef struct xc_interface_core xc_interface;
+typedef struct xenforeignmemory_handle xenforeignmemory_handle;
+typedef struct xentoollog_logger xentoollog_logger;
+
+xc_interface *xc_interface_open(xentoollog_logger *logger,
+                                xentoollog_logger *dombuild_logger,
+                                unsigned open_flags);
+int xc_interface_close(xc_interface *xch);
+xenforeignmemory_handle *xenforeignmemory_open(xentoollog_logger *logger,
+                                               unsigned open_flags);
+int xenforeignmemory_close(xenforeignmemory_handle *fmem);
+void *xenforeignmemory_map(xenforeignmemory_handle *fmem, uint32_t dom,
+                           int prot, size_t pages, const xen_pfn_t arr[],
+                           int err[]);
+int xenforeignmemory_unmap(xenforeignmemory_handle *fmem, void *addr,
+                           size_t pages);
+
+int xc_domain_pause(xc_interface *xch, uint32_t domid);
+int xc_domain_unpause(xc_interface *xch, uint32_t domid);
+int xc_domain_shutdown(xc_interface *xch, uint32_t domid, int reason);
+int xc_domain_resume(xc_interface *xch, uint32_t domid, int fast);
+int xc_domain_destroy(xc_interface *xch, uint32_t domid);
+int xc_domain_maximum_gpfn(xc_interface *xch, uint32_t domid,
+                           xen_pfn_t *gpfns);
+int xc_shadow_control(xc_interface *xch, uint32_t domid, unsigned int sop,
+                      unsigned int *mb, unsigned int mode);
+int xc_domain_hvm_getcontext(xc_interface *xch, uint32_t domid,
+                             uint8_t *ctxt_buf, uint32_t size);
+int xc_hvm_param_get(xc_interface *handle, uint32_t dom, uint32_t param,
+                     uint64_t *value);
+int xc_domain_get_tsc_info(xc_interface *xch, uint32_t domid,
+                           uint32_t *tsc_mode, uint64_t *elapsed_nsec,
+                           uint32_t *gtsc_khz, uint32_t *incarnation);
+#endif
+
+struct xs_xen_dominfo {
+    uint32_t domid;
+    int hvm;
+    int paused;
+    int shutdown;
+    int dying;
+    uint64_t nr_pages;
+    uint64_t max_memkb;
+    unsigned int max_vcpu_id;
+    uint8_t handle[16];
+};
+
+int xs_xen_version(xc_interface *xch, uint32_t *major, uint32_t *minor);
+int xs_xen_dominfo(xc_interface *xch, uint32_t first,
+                   struct xs_xen_dominfo *out, unsigned int max);
+long long xs_xen_logdirty(xc_interface *xch, uint32_t domid, unsigned int op,
+                          uint64_t *bitmap, unsigned long pages,
+                          unsigned int mode, uint32_t *dirty_count);
+
+#endif
