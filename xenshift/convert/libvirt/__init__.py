@@ -1,0 +1,1 @@
+"""libvirt domain XML: writing KVM domains, reading Xen domains."""
