@@ -17,6 +17,7 @@ from xenshift.config.document import Dialect, Document, parse_config
 from xenshift.config.lexer import Kind
 from xenshift.config.lexer import tokenize as tokenize_xl
 from xenshift.config.syntax import Assignment, ListValue, Op, Scalar, Value
+from xenshift.config.strings import quote
 from xenshift.config.values import PlainValue, format_xl, format_xm
 from xenshift.errors import ConfigError
 
@@ -135,20 +136,28 @@ def _reparse(doc: Document, text: str, what: str) -> Document:
     return new
 
 
-def set_value(doc: Document, key: str, value: PlainValue | Value) -> Document:
+def set_value(doc: Document, key: str, value: PlainValue | Value,
+              after: str | None = None) -> Document:
     """Set ``key`` so its effective value is ``value``.
 
     The last statement of the key is rewritten in place (as ``=``); earlier
-    statements of the key, now pointless, are removed. A new key is added at
-    the end of the file.
+    statements of the key, now pointless, are removed. A new key goes on
+    its own line after the line of the last statement of ``after`` if that
+    key is set, else at the end of the file.
     """
     _check_key(doc, key)
     text = doc.text
     stmts = doc.statements_for(key)
     if not stmts:
+        line = f"{key} = {_format(doc, value)}\n"
+        anchors = doc.statements_for(after) if after else []
+        if anchors:
+            pos = _line_bounds(text, anchors[-1].end)[1]
+            if pos < len(text):
+                return _reparse(doc, text[:pos + 1] + line + text[pos + 1:],
+                                f"setting {key}")
         sep = "" if not text or text.endswith("\n") else "\n"
-        new_text = f"{text}{sep}{key} = {_format(doc, value)}\n"
-        return _reparse(doc, new_text, f"setting {key}")
+        return _reparse(doc, f"{text}{sep}{line}", f"setting {key}")
     last = stmts[-1]
     indent = text[_line_bounds(text, last.start)[0]:last.start]
     indent = indent if not indent.strip() else ""
@@ -231,3 +240,27 @@ def _list_insertion(doc: Document, lst: ListValue,
     splices.append(_Splice(line_end, line_end,
                            f"\n{indent}{rendered}" + ("," if trailing_comma else "")))
     return splices
+
+
+def set_list_items(doc: Document, key: str, texts: list[str]) -> Document:
+    """Give the string items of list ``key`` new texts, in place.
+
+    Each changed item is rewritten where it stands, in its own quote style;
+    everything else in the file, the list's layout included, stays. The
+    list must keep its length (use :func:`set_value` otherwise).
+    """
+    setting = doc.settings.get(key)
+    if setting is None or not isinstance(setting.value, ListValue) \
+            or len(setting.value.items) != len(texts) \
+            or not all(isinstance(i, Scalar) and not i.is_number
+                       for i in setting.value.items):
+        return set_value(doc, key, texts)
+    splices = []
+    for item, text in zip(setting.value.items, texts):
+        if item.text == text:
+            continue
+        raw = doc.text[item.start:item.end]
+        rendered = (format_xm(text) if doc.dialect is Dialect.XM
+                    else quote(text, raw[0]))
+        splices.append(_Splice(item.start, item.end, rendered))
+    return _reparse(doc, _apply(doc.text, splices), f"editing {key}")

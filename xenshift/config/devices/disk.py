@@ -9,13 +9,13 @@ stop at that first error: libxlu rejects the spec either way.
 from __future__ import annotations
 
 import re
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any, Literal, get_args
 
 from xenshift.config.devices.disk_lexer import DiskToken, disk_tokens
 from xenshift.config.devices.spec_context import SpecContext
 from xenshift.config.devices.vdev import Vdev, parse_vdev
-from xenshift.errors import Location
+from xenshift.errors import Location, SpecError
 
 DiskFormat = Literal["raw", "qcow", "qcow2", "vhd", "qed", "empty"]
 BackendType = Literal["phy", "qdisk", "tap", "standalone"]
@@ -328,3 +328,34 @@ def _atoi(text: str) -> int:
     """C ``atoi``: optional blanks and sign, then leading digits, else 0."""
     match = _ATOI.match(text)
     return int(match.group(1)) if match else 0
+
+
+def with_vdev(text: str, spec: DiskSpec, vdev: str) -> str:
+    """``text`` (the spec ``spec`` was read from) naming ``vdev`` instead.
+
+    Only the vdev item changes, so the admin's spelling of the rest stays;
+    if that item cannot be found unambiguously, the canonical form of the
+    renamed spec is returned instead. Either way the result parses to
+    ``spec`` with the new vdev.
+    """
+    wanted = replace(spec, vdev=vdev)
+    head, sep, tail = text.partition("target=")
+    items = head.split(",")
+    hits = [i for i, item in enumerate(items)
+            if _names_vdev(item.strip(), spec.vdev)]
+    if len(hits) == 1:
+        item = items[hits[0]]
+        core = item.strip()
+        items[hits[0]] = item.replace(core, core.replace(spec.vdev, vdev, 1), 1)
+        candidate = ",".join(items) + sep + tail
+        try:
+            if parse_disk(candidate) == wanted:
+                return candidate
+        except SpecError:
+            pass
+    return format_disk(wanted)
+
+
+def _names_vdev(item: str, vdev: str) -> bool:
+    """Whether a spec item names ``vdev`` (``xvda``, ``vdev=xvda``, ``xvda:cdrom``)."""
+    return item in (vdev, f"vdev={vdev}", f"{vdev}:cdrom", f"{vdev}:disk")

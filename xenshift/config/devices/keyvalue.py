@@ -106,3 +106,22 @@ def set_fields(spec: Any, skip: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
     in declaration order, leaving out the names in ``skip``."""
     return [(field.name, getattr(spec, field.name)) for field in fields(spec)
             if field.name not in skip and getattr(spec, field.name) is not None]
+
+
+def with_item(text: str, key: str, value: str | None) -> str:
+    """``text`` with item ``key=`` set to ``value``, or removed for None.
+
+    The other items keep their spelling and order; a new item goes last.
+    """
+    out: list[str] = []
+    found = False
+    for item in text.split(","):
+        if split_option(item.lstrip(" "))[0] != key:
+            out.append(item)
+            continue
+        if value is not None and not found:
+            out.append(f"{key}={value}")
+        found = True
+    if value is not None and not found:
+        out = [item for item in out if item.strip()] + [f"{key}={value}"]
+    return ",".join(out)

@@ -1,0 +1,75 @@
+"""``xen2kvm``: convert a Xen guest to a KVM domain for libvirt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from xenshift.cli.conversion_output import print_result
+from xenshift.cli.errors import report_errors
+from xenshift.cli.xen2hvm import CONFIG_ONLY_NOTE
+from xenshift.convert.libvirt import KvmOptions, to_kvm
+from xenshift.convert.source import load_guest
+from xenshift.errors import InputError
+from xenshift.outputs import OutputDir, default_outdir, safe_name
+
+
+def _mapping(option: str, pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        old, equals, new = pair.partition("=")
+        if not equals or not old or not new:
+            raise InputError(f"{option} wants OLD=NEW, got {pair!r}")
+        out[old] = new
+    return out
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("guest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "outdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output directory (default: NAME-kvm/ beside the input).")
+@click.option("--config-only", is_flag=True,
+              help="Convert the config, not the guest's disks.")
+@click.option("--machine", type=click.Choice(["q35", "pc"]), default="q35",
+              show_default=True, help="QEMU machine type.")
+@click.option("--accel", type=click.Choice(["kvm", "tcg"]), default="kvm",
+              show_default=True, help="tcg writes a software-emulated domain "
+                                      "(type='qemu').")
+@click.option("--disk-bus", type=click.Choice(["virtio", "sata"]),
+              default="virtio", show_default=True, help="Bus of the disks.")
+@click.option("--bridge", "bridges", multiple=True, metavar="OLD=NEW",
+              help="Attach NICs of Xen bridge OLD to host bridge NEW.")
+@click.option("--network", "networks", multiple=True, metavar="OLD=NAME",
+              help="Attach NICs of Xen bridge OLD to libvirt network NAME.")
+@click.option("--dry-run", is_flag=True, help="Print the XML; write nothing.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the result as one JSON object.")
+@report_errors
+def xen2kvm(guest: Path, outdir: Path | None, config_only: bool, machine: str,
+            accel: str, disk_bus: str, bridges: tuple[str, ...],
+            networks: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+    """Convert the Xen guest GUEST (xl/xm config or libvirt XML) to KVM.
+
+    Writes OUTDIR/NAME.xml, libvirt domain XML for `virsh define`, and
+    reports where every xl key went, or why it could not go anywhere.
+    """
+    loaded = load_guest(guest)
+    options = KvmOptions(machine=machine, accel=accel, disk_bus=disk_bus,
+                         bridges=_mapping("--bridge", bridges),
+                         networks=_mapping("--network", networks))
+    xml, report = to_kvm(loaded.config, options)
+    notes = loaded.notes + [CONFIG_ONLY_NOTE]
+    outputs: list[Path] = []
+    if not dry_run:
+        outdir = outdir or default_outdir(guest, loaded.config.name, "kvm")
+        with OutputDir(outdir) as out:
+            outputs.append(out.write(f"{safe_name(loaded.config.name)}.xml",
+                                     xml.encode()))
+    print_result(report, as_json=as_json, dry_run=dry_run, outputs=outputs,
+                 plan=xml, plan_key="xml", notes=notes)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    xen2kvm(prog_name="xen2kvm")

@@ -1,0 +1,45 @@
+"""Reading the guest to convert: an xl/xm config or a Xen domain's libvirt XML.
+
+Every input becomes a :class:`~xenshift.config.model.DomainConfig`; libvirt
+XML is first written as the equivalent xl config, so one set of converters
+serves all three inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xenshift.config.document import decode, load_config, parse_xl
+from xenshift.config.domain import build_domain
+from xenshift.config.model import DomainConfig
+from xenshift.convert.libvirt import xen_xml_to_xl
+from xenshift.errors import InputError
+
+
+@dataclass
+class Guest:
+    """A guest read for conversion, with remarks about the reading itself."""
+
+    config: DomainConfig
+    notes: list[str] = field(default_factory=list)
+
+
+def _is_xml(path: Path, data: bytes) -> bool:
+    return path.suffix.lower() == ".xml" or data.lstrip().startswith(b"<")
+
+
+def load_guest(path: str | Path) -> Guest:
+    """Read ``path`` as an xl/xm config or libvirt XML; raise on any error."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such file") from None
+    except OSError as err:
+        raise InputError(f"{p}: cannot read: {err.strerror}") from None
+    if _is_xml(p, data):
+        text, notes = xen_xml_to_xl(decode(data), str(p))
+        return Guest(build_domain(parse_xl(text, str(p)).check()),
+                     [f"read from libvirt XML: {n}" for n in notes])
+    return Guest(build_domain(load_config(p).check()))

@@ -1,0 +1,95 @@
+"""PV → PVH on Xen: the same PV devices, no device model, a PVH-aware boot.
+
+A PVH guest keeps its PV disks and NICs but has no emulated hardware, so
+every device-model key goes. It boots like a PV guest, through pygrub or a
+``kernel=`` (xl.cfg(5)), provided the kernel supports PVH
+(``XEN_ELFNOTE_PHYS32_ENTRY``); the guest-conversion step checks that on
+the disk. pv-grub is itself a PV kernel and cannot start a PVH guest, so it
+is replaced by pygrub, which reads the same grub configuration.
+"""
+
+from __future__ import annotations
+
+from xenshift.config.devices import parse_vif
+from xenshift.config.devices.keyvalue import with_item
+from xenshift.config.model import DomainConfig, GuestType
+from xenshift.convert.retarget import ConversionError, Retarget, XenConversion
+
+_PVGRUB_REASON = ("pv-grub is a PV kernel and cannot start a PVH guest; "
+                  "pygrub reads the same grub configuration")
+
+
+class _ToPvh(Retarget):
+    def __init__(self, config: DomainConfig):
+        super().__init__(config, GuestType.PVH)
+
+    def handlers(self):
+        return {"type": self.type, "kernel": self.kernel,
+                "firmware": self.firmware, "vif": self.vif}
+
+    def type(self) -> None:
+        self.drop("builder", "deprecated; replaced by type")
+        self.set("type", "pvh", "PVH: PV devices, hardware-assisted paging, "
+                                "no device model", after="name")
+        self.report.warn("kernel", "the guest kernel must support PVH "
+                                   "(Linux 4.11+ with CONFIG_PVH); the guest "
+                                   "conversion checks the kernel on the disk")
+
+    def _use_pygrub(self) -> None:
+        if "bootloader" not in self.doc.settings:
+            self.set("bootloader", "pygrub", _PVGRUB_REASON)
+
+    def kernel(self) -> None:
+        boot = self.config.boot
+        if boot.kernel is None:
+            return
+        if boot.uses_pvgrub and boot.firmware is None:
+            self.drop("kernel", _PVGRUB_REASON)
+            # pv-grub's extra= names its menu file, which means nothing to
+            # pygrub or to a kernel.
+            self.drop("extra", "pv-grub's menu path, not a kernel command "
+                               "line")
+            self._use_pygrub()
+        else:
+            self.report.kept("kernel", "direct kernel boot; the kernel must "
+                                       "support PVH", self.source_text("kernel"))
+
+    def firmware(self) -> None:
+        firmware = self.config.boot.firmware
+        if firmware is None:
+            return
+        if firmware.startswith("pvgrub"):
+            self.drop("firmware", _PVGRUB_REASON)
+            self._use_pygrub()
+        else:
+            raise ConversionError(f"{self.config.path}: firmware="
+                                  f"{firmware!r} cannot boot a PVH guest")
+
+    def vif(self) -> None:
+        items = self.doc.settings.get_string_list("vif") or []
+        texts = []
+        for item in items:
+            spec = parse_vif(item.text)
+            text = with_item(item.text, "model", None)
+            if spec.type == "ioemu":
+                text = with_item(text, "type", None)
+            texts.append(text)
+        if [i.text for i in items] != texts:
+            self.set_items("vif", texts, "model= and type=ioemu describe "
+                                         "emulated NICs, which PVH does not "
+                                         "have")
+        elif items:
+            self.report.kept("vif", "PV NICs, as before",
+                             self.source_text("vif"))
+
+
+def to_pvh(config: DomainConfig) -> XenConversion:
+    """Convert a PV guest's config to PVH on Xen."""
+    if config.guest_type is GuestType.PVH:
+        raise ConversionError(f"{config.path}: {config.name} is already a "
+                              "PVH guest; there is nothing to convert")
+    if config.guest_type is GuestType.HVM:
+        raise ConversionError(f"{config.path}: {config.name} is an HVM "
+                              "guest; xenshift converts PV guests to PVH")
+    conversion = _ToPvh(config)
+    return conversion.run(conversion.handlers())
