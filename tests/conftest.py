@@ -1,0 +1,55 @@
+"""Fixtures shared across test packages: built guest images and sessions.
+
+Guest images are built once per content (see ``fixtures/images/cache.py``)
+and libguestfs sessions once per test run: one appliance launch costs
+15-25 s under TCG, so every test reading a guest shares one read-only
+session per image.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Under this machine's KVM the libguestfs appliance hangs; TCG works. Set
+# before any handle exists (and inherited by the CLI in subprocesses).
+os.environ.setdefault("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
+
+
+@pytest.fixture(scope="session")
+def pv_guest():
+    """``pv_guest(shape)`` → the built Debian PV fixture (``a``, ``b``, ``c``)."""
+    from fixtures.images.debian_guest import build_guest
+
+    built = {}
+
+    def get(shape: str):
+        if shape not in built:
+            built[shape] = build_guest(shape)
+        return built[shape]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def guest_session(pv_guest):
+    """``guest_session(shape)`` → one shared read-only GuestSession per shape.
+
+    Tests must not change the session's state (mounts, handle settings).
+    """
+    from xenshift.inspect.session import GuestSession
+    from xenshift.inspect.sources import disks_from_config
+
+    sessions = {}
+
+    def get(shape: str) -> GuestSession:
+        if shape not in sessions:
+            session = GuestSession(disks_from_config(str(pv_guest(shape).config)))
+            session.open()
+            sessions[shape] = session
+        return sessions[shape]
+
+    yield get
+    for session in sessions.values():
+        session.close()
