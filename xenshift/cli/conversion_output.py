@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
-from pathlib import Path
 
 import click
 
-from xenshift.convert.report import ChangeReport
+from xenshift.convert.pipeline import ConversionResult
 
 
 def emit(text: str) -> None:
@@ -18,35 +16,29 @@ def emit(text: str) -> None:
     sys.stdout.flush()
 
 
-def unified_diff(before: str, after: str, source: str, output: str) -> str:
-    """A unified diff from the source file's text to the converted text."""
-    return "".join(difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True),
-        source, output))
-
-
-def print_result(report: ChangeReport, *, as_json: bool, dry_run: bool,
-                 outputs: list[Path], plan: str | None, plan_key: str,
-                 notes: list[str]) -> None:
+def print_result(result: ConversionResult, *, as_json: bool,
+                 dry_run: bool) -> None:
     """Print one conversion's outcome.
 
     Text mode: in a dry run the plan (a diff or the XML) goes to stdout and
     the report to stderr, so the plan can be piped; otherwise the report and
     the written files go to stdout. JSON mode prints one object.
     """
+    report = result.report
     if as_json:
-        out = {"dry_run": dry_run, "outputs": [str(p) for p in outputs],
-               "notes": notes, "report": report.to_json()}
+        out = {"name": result.name, "dry_run": dry_run,
+               "outputs": [str(p) for p in result.outputs],
+               "notes": result.notes, "report": report.to_json()}
         if dry_run:
-            out[plan_key] = plan
+            out[result.plan_kind] = result.plan
         emit(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
         return
-    for note in notes:
+    for note in result.notes:
         click.echo(f"note: {note}", err=dry_run)
     if dry_run:
-        emit(plan or "")
+        emit(result.plan)
         click.echo(report.to_text(), err=True, nl=False)
         return
     emit(report.to_text())
-    for path in outputs:
+    for path in result.outputs:
         click.echo(f"wrote {path}")

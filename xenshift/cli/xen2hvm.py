@@ -6,15 +6,10 @@ from pathlib import Path
 
 import click
 
-from xenshift.cli.conversion_output import print_result, unified_diff
+from xenshift.cli.conversion_output import print_result
 from xenshift.cli.errors import report_errors
-from xenshift.convert.source import load_guest
-from xenshift.convert.to_hvm import NIC_MODELS, HvmOptions, to_hvm
-from xenshift.convert.to_pvh import to_pvh
-from xenshift.outputs import OutputDir, default_outdir, safe_name
-
-CONFIG_ONLY_NOTE = ("converting the config only: guest disk conversion is "
-                    "not available in this version")
+from xenshift.convert.pipeline import ConversionRequest, convert
+from xenshift.convert.to_hvm import NIC_MODELS, HvmOptions
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,26 +40,11 @@ def xen2hvm(guest: Path, target: str, outdir: Path | None, config_only: bool,
     Writes OUTDIR/NAME.cfg and reports every key kept, changed, added or
     dropped, and why.
     """
-    loaded = load_guest(guest)
-    config = loaded.config
-    if target == "hvm":
-        result = to_hvm(config, HvmOptions(nic_model=nic_model, hdtype=hdtype,
-                                           keep_xvd=keep_xvd))
-    else:
-        result = to_pvh(config)
-    notes = loaded.notes + [CONFIG_ONLY_NOTE]
-    outdir = outdir or default_outdir(guest, config.name, target)
-    name = f"{safe_name(config.name)}.cfg"
-    outputs: list[Path] = []
-    plan = None
-    if dry_run:
-        plan = unified_diff(config.document.text, result.document.text,
-                            str(guest), str(outdir / name))
-    else:
-        with OutputDir(outdir) as out:
-            outputs.append(out.write(name, result.document.to_bytes()))
-    print_result(result.report, as_json=as_json, dry_run=dry_run,
-                 outputs=outputs, plan=plan, plan_key="diff", notes=notes)
+    request = ConversionRequest(
+        source=guest, target=target, outdir=outdir, config_only=config_only,
+        dry_run=dry_run,
+        hvm=HvmOptions(nic_model=nic_model, hdtype=hdtype, keep_xvd=keep_xvd))
+    print_result(convert(request), as_json=as_json, dry_run=dry_run)
 
 
 def main() -> None:

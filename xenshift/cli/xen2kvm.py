@@ -8,11 +8,9 @@ import click
 
 from xenshift.cli.conversion_output import print_result
 from xenshift.cli.errors import report_errors
-from xenshift.cli.xen2hvm import CONFIG_ONLY_NOTE
-from xenshift.convert.libvirt import KvmOptions, to_kvm
-from xenshift.convert.source import load_guest
+from xenshift.convert.libvirt import KvmOptions
+from xenshift.convert.pipeline import ConversionRequest, convert
 from xenshift.errors import InputError
-from xenshift.outputs import OutputDir, default_outdir, safe_name
 
 
 def _mapping(option: str, pairs: tuple[str, ...]) -> dict[str, str]:
@@ -54,20 +52,13 @@ def xen2kvm(guest: Path, outdir: Path | None, config_only: bool, machine: str,
     Writes OUTDIR/NAME.xml, libvirt domain XML for `virsh define`, and
     reports where every xl key went, or why it could not go anywhere.
     """
-    loaded = load_guest(guest)
-    options = KvmOptions(machine=machine, accel=accel, disk_bus=disk_bus,
-                         bridges=_mapping("--bridge", bridges),
-                         networks=_mapping("--network", networks))
-    xml, report = to_kvm(loaded.config, options)
-    notes = loaded.notes + [CONFIG_ONLY_NOTE]
-    outputs: list[Path] = []
-    if not dry_run:
-        outdir = outdir or default_outdir(guest, loaded.config.name, "kvm")
-        with OutputDir(outdir) as out:
-            outputs.append(out.write(f"{safe_name(loaded.config.name)}.xml",
-                                     xml.encode()))
-    print_result(report, as_json=as_json, dry_run=dry_run, outputs=outputs,
-                 plan=xml, plan_key="xml", notes=notes)
+    request = ConversionRequest(
+        source=guest, target="kvm", outdir=outdir, config_only=config_only,
+        dry_run=dry_run,
+        kvm=KvmOptions(machine=machine, accel=accel, disk_bus=disk_bus,
+                       bridges=_mapping("--bridge", bridges),
+                       networks=_mapping("--network", networks)))
+    print_result(convert(request), as_json=as_json, dry_run=dry_run)
 
 
 def main() -> None:
