@@ -1,0 +1,256 @@
+"""Batch job files: TOML naming the guests of a fleet and how to convert them.
+
+```toml
+[job]
+target = "kvm"          # hvm | pvh | kvm
+output = "out"
+workers = 2
+config_only = false
+
+[[guest]]
+config = "guests/*.cfg" # a path or a glob, relative to the job file
+# any job option may be overridden per guest
+```
+
+The whole file is checked before anything runs: TOML syntax, unknown or
+mistyped keys, targets, globs that match nothing, guests listed twice.
+Every problem is reported at once, as ``FILE:LINE: message``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xenshift.errors import ConfigError, ConfigErrors, InputError, Location
+
+TARGETS = ("hvm", "pvh", "kvm")
+FORMATS = ("qcow2", "raw")
+
+# Options a guest may override, with their type and allowed values.
+_OPTIONS: dict[str, tuple[type, tuple | None]] = {
+    "target": (str, TARGETS),
+    "config_only": (bool, None),
+    "format": (str, FORMATS),
+    "verify_boot": (bool, None),
+    "bridge": (dict, None),
+    "network": (dict, None),
+    "machine": (str, ("q35", "pc")),
+    "accel": (str, ("kvm", "tcg")),
+    "disk_bus": (str, ("virtio", "sata")),
+    "nic_model": (str, ("e1000", "rtl8139")),
+    "hdtype": (str, ("ide", "ahci")),
+}
+_JOB_ONLY: dict[str, type] = {"output": str, "workers": int}
+
+
+@dataclass(frozen=True)
+class GuestOptions:
+    """How one guest is converted (job options with its overrides)."""
+
+    target: str
+    config_only: bool = False
+    format: str = "qcow2"
+    verify_boot: bool = False
+    bridge: tuple[tuple[str, str], ...] = ()
+    network: tuple[tuple[str, str], ...] = ()
+    machine: str = "q35"
+    accel: str = "kvm"
+    disk_bus: str = "virtio"
+    nic_model: str = "e1000"
+    hdtype: str = "ide"
+
+
+@dataclass(frozen=True)
+class GuestJob:
+    """One guest of the job: its config file and its options."""
+
+    source: Path
+    options: GuestOptions
+    entry: int                   # which [[guest]] table named it (1-based)
+
+    @property
+    def key(self) -> str:
+        """The guest's identity in the journal: its absolute config path."""
+        return str(self.source)
+
+
+@dataclass
+class Job:
+    """A parsed, checked job file."""
+
+    path: Path
+    output: Path
+    workers: int
+    guests: list[GuestJob] = field(default_factory=list)
+
+
+class _Lines:
+    """Finds the line of a key inside the n-th table of a TOML file.
+
+    tomllib gives values without positions; the lines are needed only for
+    messages, so a scan of the text for ``key =`` inside the right table is
+    enough.
+    """
+
+    _HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")
+
+    def __init__(self, text: str):
+        self.tables: list[tuple[str, int, int]] = []  # (name, nth, line)
+        counts: dict[str, int] = {}
+        self.lines = text.splitlines()
+        for number, line in enumerate(self.lines, 1):
+            m = self._HEADER.match(line)
+            if m:
+                name = m.group(2)
+                counts[name] = counts.get(name, 0) + 1
+                self.tables.append((name, counts[name], number))
+
+    def of(self, table: str, nth: int = 1, key: str | None = None) -> int:
+        starts = [line for name, n, line in self.tables if name == table and n == nth]
+        if not starts:
+            return 1
+        start = starts[0]
+        if key is None:
+            return start
+        pattern = re.compile(rf"\s*{re.escape(key)}\s*=")
+        for number in range(start + 1, len(self.lines) + 1):
+            line = self.lines[number - 1]
+            if self._HEADER.match(line):
+                break
+            if pattern.match(line):
+                return number
+        return start
+
+
+class _Checker:
+    def __init__(self, path: Path, text: str):
+        self.path = path
+        self.lines = _Lines(text)
+        self.errors: list[ConfigError] = []
+
+    def error(self, line: int, message: str) -> None:
+        self.errors.append(ConfigError(message, Location(str(self.path), line)))
+
+    def option(self, table: str, nth: int, key: str, value: Any) -> Any:
+        """A checked option value, or None (with an error) if it is bad."""
+        line = self.lines.of(table, nth, key)
+        kind, allowed = _OPTIONS[key]
+        if not isinstance(value, kind):
+            self.error(line, f"{key} must be a {kind.__name__}, not {value!r}")
+            return None
+        if allowed is not None and value not in allowed:
+            self.error(line, f"{key} = {value!r}: choose from {', '.join(allowed)}")
+            return None
+        if kind is dict:
+            bad = [k for k, v in value.items() if not isinstance(v, str)]
+            if bad:
+                self.error(line, f"{key}: every value must be a string "
+                                 f"(e.g. {{ br0 = \"virbr0\" }})")
+                return None
+            return tuple(sorted(value.items()))
+        return value
+
+    def options(self, table: str, nth: int, values: dict, allowed: set[str]) -> dict:
+        """The known options of one table; unknown keys are errors."""
+        out = {}
+        for key, value in values.items():
+            if key not in allowed:
+                hint = ", ".join(sorted(allowed))
+                self.error(self.lines.of(table, nth, key),
+                           f"unknown key {key!r} in [{table}] (known: {hint})")
+            elif key in _OPTIONS:
+                checked = self.option(table, nth, key, value)
+                if checked is not None:
+                    out[key] = checked
+        return out
+
+
+def _expand(base: Path, pattern: str) -> list[Path]:
+    full = pattern if os.path.isabs(pattern) else str(base / pattern)
+    if glob.has_magic(full):
+        return sorted(Path(p).resolve() for p in glob.glob(full) if Path(p).is_file())
+    return [Path(full).resolve()]
+
+
+def load_job(path: str | os.PathLike) -> Job:
+    """Read and check a job file; ConfigErrors lists every problem."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such job file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{p}: cannot read: {err}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(err))
+        where = Location(str(p), int(m.group(1)), int(m.group(2))) if m else Location(str(p))
+        raise ConfigErrors([ConfigError(f"not valid TOML: {str(err).split(' (at')[0]}",
+                                        where)]) from None
+    check = _Checker(p, text)
+    for key in data:
+        if key not in ("job", "guest"):
+            check.error(check.lines.of(key), f"unknown table [{key}] (a job has "
+                                             "[job] and [[guest]] tables)")
+    job_table = data.get("job")
+    if not isinstance(job_table, dict):
+        check.error(1, "missing the [job] table")
+        raise ConfigErrors(check.errors)
+    job_options = check.options("job", 1, job_table,
+                                set(_OPTIONS) | set(_JOB_ONLY))
+    if "target" not in job_table:
+        check.error(check.lines.of("job"), "[job] needs a target "
+                                           "(\"hvm\", \"pvh\" or \"kvm\")")
+    workers = job_table.get("workers", 2)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        check.error(check.lines.of("job", 1, "workers"),
+                    f"workers must be a whole number of at least 1, not {workers!r}")
+        workers = 1
+    output = job_table.get("output", "out")
+    if not isinstance(output, str) or not output:
+        check.error(check.lines.of("job", 1, "output"), "output must be a directory name")
+        output = "out"
+    guests_tables = data.get("guest", [])
+    if not isinstance(guests_tables, list) or not guests_tables:
+        check.error(check.lines.of("job"), "the job lists no guests "
+                                           "(add [[guest]] tables with config = ...)")
+        guests_tables = []
+    base = p.resolve().parent
+    guests: list[GuestJob] = []
+    seen: dict[Path, int] = {}
+    for nth, table in enumerate(guests_tables, 1):
+        overrides = check.options("guest", nth, table, set(_OPTIONS) | {"config"})
+        pattern = table.get("config")
+        line = check.lines.of("guest", nth, "config")
+        if not isinstance(pattern, str) or not pattern:
+            check.error(check.lines.of("guest", nth), "[[guest]] needs config = "
+                                                      "\"PATH or GLOB\"")
+            continue
+        sources = _expand(base, pattern)
+        if not sources or (not glob.has_magic(pattern) and not sources[0].exists()):
+            check.error(line, f"config = {pattern!r} matches no file")
+            continue
+        merged = {**job_options, **overrides}
+        merged.pop("output", None)
+        merged.pop("workers", None)
+        if "target" not in merged:
+            continue  # already reported for [job]
+        options = GuestOptions(**merged)
+        for source in sources:
+            if source in seen:
+                check.error(line, f"{source} is already listed by [[guest]] "
+                                  f"number {seen[source]}")
+                continue
+            seen[source] = nth
+            guests.append(GuestJob(source, options, nth))
+    if check.errors:
+        raise ConfigErrors(sorted(check.errors, key=lambda e: e.location.line or 0))
+    out_path = Path(output) if os.path.isabs(output) else base / output
+    return Job(p, out_path, workers, guests)
