@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from xenshift.errors import ConfigError, ConfigErrors, InputError, Location
+from xenshift.inputs import read_input
 
 TARGETS = ("hvm", "pvh", "kvm")
 FORMATS = ("qcow2", "raw")
@@ -182,11 +183,9 @@ def load_job(path: str | os.PathLike) -> Job:
     """Read and check a job file; ConfigErrors lists every problem."""
     p = Path(path)
     try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such job file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{p}: cannot read: {err}") from None
+        text = read_input(p, "job file").decode()
+    except UnicodeDecodeError as err:
+        raise InputError(f"{p}: not UTF-8 text: {err}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 
 from xenshift.config.parser import parse_tokens
 from xenshift.config.settings import Settings, evaluate
 from xenshift.config.syntax import Assignment
 from xenshift.config.xm import PythonIsm, parse_xm
-from xenshift.errors import ConfigErrors, ConfigSyntaxError, InputError
+from xenshift.errors import ConfigErrors, ConfigSyntaxError
+from xenshift.inputs import read_input
 
 ENCODING = "utf-8"
 # Undecodable bytes survive a read-write cycle unchanged.
@@ -103,13 +103,4 @@ def decode(data: bytes) -> str:
 
 def load_config(path: str | os.PathLike) -> Document:
     """Read and parse the config file at ``path`` (errors stay on the doc)."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{p}: is a directory, not a config file") from None
-    except OSError as err:
-        raise InputError(f"{p}: cannot read: {err.strerror}") from None
-    return parse_config(decode(data), str(path))
+    return parse_config(decode(read_input(path)), str(path))

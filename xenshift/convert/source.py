@@ -14,7 +14,7 @@ from xenshift.config.document import decode, load_config, parse_xl
 from xenshift.config.domain import build_domain
 from xenshift.config.model import DomainConfig
 from xenshift.convert.libvirt import xen_xml_to_xl
-from xenshift.errors import InputError
+from xenshift.inputs import read_input
 
 
 @dataclass
@@ -32,12 +32,7 @@ def _is_xml(path: Path, data: bytes) -> bool:
 def load_guest(path: str | Path) -> Guest:
     """Read ``path`` as an xl/xm config or libvirt XML; raise on any error."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except OSError as err:
-        raise InputError(f"{p}: cannot read: {err.strerror}") from None
+    data = read_input(p)
     if _is_xml(p, data):
         text, notes = xen_xml_to_xl(decode(data), str(p))
         return Guest(build_domain(parse_xl(text, str(p)).check()),
