@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xenshift.migrate.backend.sim import SimBackend
@@ -33,6 +33,7 @@ class NsHost:
     ns: str
     addr: str
     root: Path
+    procs: list[subprocess.Popen] = field(default_factory=list)
 
     @property
     def backend(self) -> SimBackend:
@@ -49,8 +50,11 @@ class NsHost:
                               timeout=timeout)
 
     def popen(self, *args: str, **kw) -> subprocess.Popen:
-        return subprocess.Popen(self.cmd(*args), env=self.env(), stdout=subprocess.PIPE,
+        """Start a process in the namespace; ``clear`` kills it if still running."""
+        proc = subprocess.Popen(self.cmd(*args), env=self.env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, **kw)
+        self.procs.append(proc)
+        return proc
 
     def names(self) -> list[str]:
         return [d.name for d in self.backend.list_domains()]
@@ -79,6 +83,12 @@ class NsHost:
         return False
 
     def clear(self) -> None:
+        """Kill what this host's tests started, then remove every domain."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=30)
+        self.procs.clear()
         for d in self.backend.list_domains():
             self.backend.open_source(d.name).destroy()
         for pid in self.stray_processes():

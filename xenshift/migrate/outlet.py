@@ -56,7 +56,9 @@ class Outlet:
         raise NotImplementedError
 
     def end_round(self) -> None:
-        """Every batch handed over so far has left this process."""
+        """Return once every batch handed over so far has reached the peer."""
+        for c in self.conns:
+            c.drain()
 
     def lift_limit(self) -> None:
         for c in self.conns:
@@ -84,7 +86,7 @@ class XenOutlet(Outlet):
             words = pfn_bytes(pfns, count)
             head = writer.page_data_head(words, count)
             if self.conn is not None:
-                self.conn.sendv([head, words, mapped.view])
+                self.conn.sendv([head, words, mapped.span or mapped.view])
             self.tee.write(head, words, mapped.view)
 
 
@@ -140,9 +142,11 @@ class _PageWorker(threading.Thread):
             data = memoryview(self.zbuf)[:n]
             flags |= ext.FLAG_ZSTD
         body = ext.PAGES_HDR.size + len(nz_words) + len(z_words) + len(data)
+        # Untouched guest pages go from their file when the backend has one.
+        payload = mapped.span if data is mapped.view and mapped.span else data
         self.conn.sendv([ext.FRAME.pack(ext.KIND_PAGES, body),
                          ext.PAGES_HDR.pack(flags, round_no, nz, nzero, len(data)),
-                         nz_words, z_words, data])
+                         nz_words, z_words, payload])
 
 
 class FramedOutlet(Outlet):
@@ -190,6 +194,7 @@ class FramedOutlet(Outlet):
         for w in self.workers:
             w.sent_in_round = 0
         self._round += 1
+        super().end_round()
 
     def close(self) -> None:
         for w in self.workers:

@@ -29,18 +29,16 @@ class PrecopyResult:
     final_pages: int
     suspended_at: float
     stop_reason: str
-    source_checksum: str | None
 
 
 class Precopy:
     def __init__(self, source: SourceDomain, outlet: Outlet, policy: Policy | None,
-                 telemetry: Telemetry, debug: bool = False, checksum: bool = False):
+                 telemetry: Telemetry, debug: bool = False):
         self.source = source
         self.outlet = outlet
         self.policy = policy  # None: no live rounds (xl save)
         self.telemetry = telemetry
         self.debug = debug
-        self.checksum = checksum
         self.words = (source.pages + 63) // 64
 
     def send_prologue(self) -> None:
@@ -108,6 +106,5 @@ class Precopy:
             self.outlet.control(writer.verify_marker())
             lib.xs_bitmap_fill(dirty, src.pages)
             self._send_bitmap(dirty, verify=True)
-        checksum = src.checksum() if self.checksum else None
         self.outlet.control(writer.epilogue(src.state().tail))
-        return PrecopyResult(history, final_pages, suspended_at, reason, checksum)
+        return PrecopyResult(history, final_pages, suspended_at, reason)

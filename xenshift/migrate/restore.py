@@ -52,6 +52,8 @@ class DomainBuilder:
         self.dest: DestDomain | None = None
         self.name = ""
         self.rename_to = rename_to
+        self.pfns = ffi.new("uint64_t[]", libxc.MAX_BATCH_SIZE)
+        self.verify_buf: bytearray | None = None  # only a --debug stream needs it
 
     def begin(self, config: dict[str, Any], domain: libxc.DomainHeader) -> int:
         self.name = self.rename_to or guest_name(config)
@@ -62,13 +64,19 @@ class DomainBuilder:
         return pages
 
     def page_data(self, head: libxc.PageDataHead, reader: ExactReader, verify: bool) -> None:
-        if verify:
-            bad = self.dest.compare_pages(head, reader)
-            if bad >= 0:
-                raise VerifyMismatchError(f"VERIFY pass: page {bad} of a batch differs "
-                                          "from what was loaded")
-        else:
-            self.dest.load_pages(head, reader)
+        words = ffi.cast("uint64_t *", ffi.from_buffer(head.pfn_words))
+        n = lib.xs_pfns_data(words, head.count, self.pfns)
+        if not verify:
+            self.dest.receive_pages(self.pfns, n, reader)
+            return
+        if self.verify_buf is None:
+            self.verify_buf = bytearray(libxc.MAX_BATCH_SIZE * PAGE_SIZE)
+        data = memoryview(self.verify_buf)[:n * PAGE_SIZE]
+        reader.read_into(data, "VERIFY page data")
+        bad = self.dest.compare_buffer(self.pfns, n, data)
+        if bad >= 0:
+            raise VerifyMismatchError(f"VERIFY pass: page {bad} of a batch differs "
+                                      "from what was loaded")
 
     def discard(self) -> None:
         if self.dest is not None:
@@ -82,7 +90,8 @@ class _Channel:
     def __init__(self, conn: Connection, options: ext.Extensions):
         self.reader = ExactReader(conn, conn.name)
         self.options = options
-        self.applied = 0
+        self.applied = 0  # frames
+        self.pages = 0
         self.nz_pfns = ffi.new("uint64_t[]", ext.MAX_BATCH_SIZE)
         self.z_pfns = ffi.new("uint64_t[]", ext.MAX_BATCH_SIZE)
         self.data = bytearray(ext.MAX_BATCH_SIZE * PAGE_SIZE)
@@ -91,6 +100,10 @@ class _Channel:
 
     def apply(self, length: int, dest: DestDomain, gate=None) -> None:
         """Apply one PAGES frame; ``gate(round)`` may hold it back first."""
+        self.pages += self._apply(length, dest, gate)
+        self.applied += 1
+
+    def _apply(self, length: int, dest: DestDomain, gate) -> int:
         r = self.reader
         at = r.offset
         flags, round_no, nz, nzero, size = r.unpack(ext.PAGES_HDR, "PAGES header")
@@ -102,6 +115,11 @@ class _Channel:
             raise r.error("malformed PAGES frame", at)
         r.read_into(memoryview(ffi.buffer(self.nz_pfns, 8 * nz)), "PAGES pfns")
         r.read_into(memoryview(ffi.buffer(self.z_pfns, 8 * nzero)), "PAGES zero pfns")
+        # Held back before its data is read, so plain pages can go straight
+        # into guest memory: nothing of round N lands before round N-1 has.
+        if gate is not None:
+            gate(round_no)
+        verify = bool(flags & ext.FLAG_VERIFY)
         data = memoryview(self.data)[:nz * PAGE_SIZE]
         if zstd:
             src = memoryview(self.zdata)[:size]
@@ -109,16 +127,19 @@ class _Channel:
             if nz and lib.xs_zstd_decompress(self.zstd, ffi.from_buffer(data), len(data),
                                              ffi.from_buffer(src), size) < 0:
                 raise r.error("PAGES data does not decompress to its pages", at)
-        else:
+        elif verify:
             r.read_into(data, "PAGES data")
-        if gate is not None:
-            gate(round_no)
-        if flags & ext.FLAG_VERIFY:
+        elif nz:
+            dest.receive_pages(self.nz_pfns, nz, r)
+        if verify:
             if nzero or dest.compare_buffer(self.nz_pfns, nz, data) != -1:
                 raise VerifyMismatchError("VERIFY pass: a page differs from what was loaded")
-        else:
-            dest.write_pages(self.nz_pfns, nz, data, self.z_pfns, nzero)
-        self.applied += 1
+            return 0
+        if zstd and nz:
+            dest.write_pages(self.nz_pfns, nz, data)
+        if nzero:
+            dest.zero_pages(self.z_pfns, nzero)
+        return nz + nzero
 
 
 class FramedInlet:
@@ -218,6 +239,11 @@ class FramedInlet:
         view[:n] = self.pending[:n]
         self.pending = self.pending[n:]
         return n
+
+    @property
+    def pages(self) -> int:
+        """Pages loaded from PAGES frames so far, on every connection."""
+        return self.ctrl.pages + sum(ch.pages for ch in self.channels)
 
     def check(self) -> None:
         """Raise what a data connection ran into, if anything."""

@@ -55,13 +55,12 @@ OpenControl = Callable[[RateLimiter], Connection]
 OpenData = Callable[[RateLimiter], Connection]
 
 
-def _summary(name: str, result: PrecopyResult, wire: int, started: float,
+def _summary(name: str, result: PrecopyResult, wire: int, seconds: float,
              policy: str) -> Summary:
     return Summary(domain=name, rounds=len(result.rounds) + 1,
                    pages=sum(r.pages_sent for r in result.rounds) + result.final_pages,
-                   wire_bytes=wire, total_seconds=round(time.monotonic() - started, 6),
-                   policy=policy, stop_reason=result.stop_reason,
-                   source_checksum=result.source_checksum)
+                   wire_bytes=wire, total_seconds=round(seconds, 6),
+                   policy=policy, stop_reason=result.stop_reason)
 
 
 def migrate(source: SourceDomain, open_control: OpenControl, open_data: OpenData | None,
@@ -81,23 +80,21 @@ def migrate(source: SourceDomain, open_control: OpenControl, open_data: OpenData
             handover.expect(conn, handover.BANNER, "the receiver's banner")
             outlet = _open_outlet(conn, open_data, limiter, options, tee, stack)
             stack.callback(outlet.close)
-            pre = Precopy(source, outlet, options.policy, telemetry,
-                          debug=options.debug, checksum=options.verify)
+            pre = Precopy(source, outlet, options.policy, telemetry, debug=options.debug)
             pre.send_prologue()
             result = pre.run()
             outlet.close()
-            dest_checksum = ext.read_checksum(conn) if options.verify else None
-            if options.verify and dest_checksum != result.source_checksum:
-                raise VerifyMismatchError(
-                    f"destination checksum {dest_checksum} differs from the source's "
-                    f"{result.source_checksum}")
+            checks = _verify(source, conn) if options.verify else None
             handover.expect(conn, handover.READY, "the destination's READY")
             source.rename(name + MIGRATEDAWAY_SUFFIX)
             lease.keep()
             handed_over = True
             conn.send(handover.PERMISSION)
             status = handover.read_report(conn)
-            downtime = time.monotonic() - result.suspended_at
+            # The copy runs (or failed to start) there: the migration's time
+            # ends here, before the source's memory is freed.
+            ended = time.monotonic()
+            downtime = ended - result.suspended_at
             if status != 0:
                 handed_over = False
                 handover.expect(conn, handover.PERMISSION, "the destination's go-back")
@@ -115,11 +112,25 @@ def migrate(source: SourceDomain, open_control: OpenControl, open_data: OpenData
                 raise MigrationError(f"{err}; resuming the source also failed: {undo}") from err
             raise
         source.destroy()
-    summary = _summary(name, result, outlet.wire_bytes, started, options.policy.name)
+    summary = _summary(name, result, outlet.wire_bytes, ended - started, options.policy.name)
     summary.downtime_ms = round(downtime * 1000, 3)
-    summary.dest_checksum = dest_checksum
+    if checks is not None:
+        summary.source_checksum, summary.dest_checksum, summary.verify_ms = checks
     summary.extensions = {k: v for k, v in vars(options.extensions()).items() if k != "token"}
     return summary
+
+
+def _verify(source: SourceDomain, conn: Connection) -> tuple[str, str, float]:
+    """Checksum the suspended source while the destination hashes its copy
+    (the stream's end is out); both checksums and the milliseconds this
+    added to the downtime.  A difference is an error."""
+    started = time.monotonic()
+    mine = source.checksum()
+    theirs = ext.read_checksum(conn)
+    if theirs != mine:
+        raise VerifyMismatchError(f"destination checksum {theirs} differs from the "
+                                  f"source's {mine}")
+    return mine, theirs, round((time.monotonic() - started) * 1000, 3)
 
 
 def _open_outlet(conn: Connection, open_data: OpenData | None, limiter: RateLimiter,
@@ -174,6 +185,7 @@ def receive(conn: Connection, backend: Backend, accept_data: AcceptData | None,
             inlet = FramedInlet(conn, data, options, builder)
             contents = read_stream(ExactReader(inlet, conn.name), builder, Format.XL)
             inlet.check()
+            contents.pages += inlet.pages
         else:
             contents = read_stream(reader, builder, Format.XL, xl_magic=first)
         dest = builder.dest
@@ -214,7 +226,8 @@ def save(source: SourceDomain, path: Path, telemetry: Telemetry, debug: bool = F
         source.resume()
         raise
     source.destroy()
-    return _summary(source.name, result, path.stat().st_size, started, "save")
+    return _summary(source.name, result, path.stat().st_size, time.monotonic() - started,
+                    "save")
 
 
 def restore(path: Path, backend: Backend, paused: bool = False) -> Summary:

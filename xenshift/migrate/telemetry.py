@@ -34,6 +34,7 @@ class Summary:
     stop_reason: str = ""
     source_checksum: str | None = None
     dest_checksum: str | None = None
+    verify_ms: float | None = None  # downtime spent hashing for --verify
     extensions: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,12 +91,15 @@ class Telemetry:
     def done(self, summary: Summary) -> None:
         self.emit("done", **asdict(summary))
         if self.bar_enabled:
-            down = ("" if summary.downtime_ms is None
-                    else f", downtime {summary.downtime_ms:.1f} ms")
+            why = f" ({summary.stop_reason})" if summary.stop_reason else ""
             self.bar_out.write(
                 f"{summary.domain}: {summary.rounds} rounds, {summary.pages} pages, "
                 f"{format_bytes(summary.wire_bytes)} sent in {summary.total_seconds:.2f} s"
-                f"{down} ({summary.stop_reason})\n")
+                f"{why}\n")
+            if summary.downtime_ms is not None:
+                hashing = ("" if summary.verify_ms is None else
+                           f", {summary.verify_ms:.0f} ms of it hashing memory for --verify")
+                self.bar_out.write(f"downtime {summary.downtime_ms:.1f} ms{hashing}\n")
             if summary.source_checksum:
                 self.bar_out.write(f"source checksum {summary.source_checksum}\n"
                                    f"dest checksum   {summary.dest_checksum}\n")

@@ -1,11 +1,16 @@
 /* The simulated domain's vCPU: writes pages at a set rate and pattern and
  * keeps the log-dirty bitmap the way the hypervisor's shadow code does. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep under -std=c99 */
+#define _DEFAULT_SOURCE         /* syscall() for the futex */
 #include "simdomain.h"
 #include "pagecore.h"
 
+#include <limits.h>
+#include <linux/futex.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 void xs_sim_init(struct xs_sim_ctl *ctl, uint64_t npages)
 {
@@ -17,13 +22,30 @@ void xs_sim_init(struct xs_sim_ctl *ctl, uint64_t npages)
     ctl->throttle_permille = 1000;
 }
 
+/* Wake the vCPU thread if it sleeps on the doorbell (shared futex: the
+ * control block is mapped by several processes). */
+static void ring(struct xs_sim_ctl *ctl)
+{
+    __atomic_add_fetch(&ctl->doorbell, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &ctl->doorbell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 /* Post a new state; returns the generation to wait for with xs_sim_acked. */
 uint64_t xs_sim_request(struct xs_sim_ctl *ctl, uint32_t state,
                         uint32_t logdirty)
 {
     __atomic_store_n(&ctl->state, state, __ATOMIC_RELAXED);
     __atomic_store_n(&ctl->logdirty, logdirty, __ATOMIC_RELAXED);
-    return __atomic_add_fetch(&ctl->request_gen, 1, __ATOMIC_ACQ_REL);
+    uint64_t gen = __atomic_add_fetch(&ctl->request_gen, 1, __ATOMIC_ACQ_REL);
+    ring(ctl);
+    return gen;
+}
+
+/* Make xs_sim_run return (within one batch of writes). */
+void xs_sim_stop(struct xs_sim_ctl *ctl)
+{
+    __atomic_store_n(&ctl->stop, 1, __ATOMIC_RELEASE);
+    ring(ctl);
 }
 
 int xs_sim_acked(const struct xs_sim_ctl *ctl, uint64_t gen)
@@ -86,6 +108,7 @@ int xs_sim_run(struct xs_sim_ctl *ctl, uint8_t *mem, uint64_t mem_len,
         return -1;
 
     while (!__atomic_load_n(&ctl->stop, __ATOMIC_ACQUIRE)) {
+        uint32_t bell = __atomic_load_n(&ctl->doorbell, __ATOMIC_ACQUIRE);
         uint64_t gen = __atomic_load_n(&ctl->request_gen, __ATOMIC_ACQUIRE);
         uint32_t state = __atomic_load_n(&ctl->state, __ATOMIC_RELAXED);
         uint32_t logdirty = __atomic_load_n(&ctl->logdirty, __ATOMIC_RELAXED);
@@ -98,9 +121,13 @@ int xs_sim_run(struct xs_sim_ctl *ctl, uint8_t *mem, uint64_t mem_len,
         uint32_t throttle = __atomic_load_n(&ctl->throttle_permille,
                                             __ATOMIC_RELAXED);
         if (state != XS_SIM_RUNNING || rate == 0) {
+            /* Nothing to write: sleep until the next request (a bell rung
+             * since `bell` was read returns at once), not in a poll loop
+             * that costs an idle domain CPU time. */
+            struct timespec limit = { 1, 0 };
+            syscall(SYS_futex, &ctl->doorbell, FUTEX_WAIT, bell, &limit, NULL, 0);
             start = now();
             budget = 0;
-            nap(200);
             continue;
         }
         double t = now();

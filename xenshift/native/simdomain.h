@@ -34,7 +34,7 @@ struct xs_sim_ctl {
     uint32_t pattern;
     uint32_t hot_permille;    /* size of the hot set, per mille of memory */
     uint32_t throttle_permille; /* 1000 = full speed (auto-converge) */
-    uint32_t reserved;
+    uint32_t doorbell;        /* futex word: bumped with every request */
     uint64_t seed;
     /* Counters. */
     uint64_t seq;             /* pages written so far */
@@ -46,6 +46,7 @@ int xs_sim_run(struct xs_sim_ctl *ctl, uint8_t *mem, uint64_t mem_len,
                uint64_t *bitmap, uint64_t bitmap_len);
 uint64_t xs_sim_request(struct xs_sim_ctl *ctl, uint32_t state,
                         uint32_t logdirty);
+void xs_sim_stop(struct xs_sim_ctl *ctl);
 int xs_sim_acked(const struct xs_sim_ctl *ctl, uint64_t gen);
 
 #endif

@@ -16,6 +16,7 @@ from typing import Any
 from xenshift.migrate.stream import libxc
 from xenshift.migrate.stream.framing import ExactReader
 from xenshift.migrate.stream.writer import CpuPolicy, StreamTail
+from xenshift.migrate.transport import FileSpan
 
 INCOMING_SUFFIX = "--incoming"
 MIGRATEDAWAY_SUFFIX = "--migratedaway"
@@ -42,10 +43,15 @@ class DomainState:
 
 
 class MappedPages(AbstractContextManager):
-    """``count`` pages of a source domain, contiguous in pfn order."""
+    """``count`` pages of a source domain, contiguous in pfn order.
+
+    ``span`` is set when the pages are also a run of a file the transport
+    can send from without copying them (the simulator's memory file).
+    """
 
     view: memoryview
     count: int
+    span: FileSpan | None = None
 
     def __exit__(self, *exc) -> None:
         self.release()
@@ -130,20 +136,20 @@ class DestDomain(abc.ABC):
     pages: int
 
     @abc.abstractmethod
-    def load_pages(self, head: libxc.PageDataHead, reader: ExactReader) -> None:
-        """Read ``head.data_pages`` pages from ``reader`` into memory."""
-
-    @abc.abstractmethod
-    def compare_pages(self, head: libxc.PageDataHead, reader: ExactReader) -> int:
-        """Read pages and compare with memory: -1 when equal, else the index."""
+    def receive_pages(self, pfns, count: int, reader: ExactReader) -> None:
+        """Read ``count`` pages from ``reader`` into the pages ``pfns`` names."""
 
     @abc.abstractmethod
     def compare_buffer(self, pfns, count: int, data) -> int:
         """-1 if ``count`` pages in ``data`` equal memory, else the index."""
 
     @abc.abstractmethod
-    def write_pages(self, pfns, count: int, data, zero_pfns=None, zero_count: int = 0) -> None:
-        """Store ``count`` pages from ``data`` (and zero ``zero_pfns``)."""
+    def write_pages(self, pfns, count: int, data) -> None:
+        """Store ``count`` pages from ``data`` into the pages ``pfns`` names."""
+
+    @abc.abstractmethod
+    def zero_pages(self, pfns, count: int) -> None:
+        """Clear the ``count`` pages ``pfns`` names."""
 
     @abc.abstractmethod
     def restore_state(self, state: DomainState) -> None:

@@ -20,18 +20,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from xenshift.migrate.backend.base import (
     Backend, DestDomain, DomainInfo, DomainState, MappedPages, SourceDomain)
 from xenshift.migrate.backend.sim_files import (
     DomainFiles, Workload, create_files, sim_root)
-from xenshift.migrate.backend.sim_process import LEASE_DESTROY, LEASE_KEEP, LEASE_RESUME
+from xenshift.migrate.backend.sim_process import (
+    LEASE_DESTROY, LEASE_KEEP, LEASE_RESUME, SPAWN_GO)
 from xenshift.migrate.errors import (
     BackendError, DomainExistsError, DomainNotFoundError)
 from xenshift.migrate.stream import hvm_context, libxc
 from xenshift.migrate.stream.framing import ExactReader
 from xenshift.migrate.stream.writer import CpuPolicy, StreamTail
+from xenshift.migrate.transport import FileSpan
 from xenshift.migrate.checksum import context_hash, format_checksum, memory_hash
 from xenshift.native import PAGE_SIZE, ffi, lib
 
@@ -76,9 +78,12 @@ class _Scratch(MappedPages):
 
 
 class _Direct(MappedPages):
-    def __init__(self, view: memoryview, count: int):
+    """A run of consecutive pages, straight from the memory file."""
+
+    def __init__(self, fd: int, offset: int, view: memoryview, count: int):
         self.view = view
         self.count = count
+        self.span = FileSpan(fd, offset, view)
 
 
 class _Lease:
@@ -113,14 +118,14 @@ class _Lease:
 class SimDomain(SourceDomain, DestDomain):
     """A simulated domain, usable as migration source or destination."""
 
-    def __init__(self, path: Path, populate: bool = False):
+    def __init__(self, path: Path):
         self.path = path
         self.name = path.name
         try:
             self._config = json.loads((path / "config.json").read_text())
         except (OSError, ValueError) as err:
             raise BackendError(f"simulated domain {path.name} is unreadable: {err}") from None
-        self.files = DomainFiles(path, populate)
+        self.files = DomainFiles(path)
         self.pages = self.files.pages
         self._pool: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
         self._owner: _Lease | None = None
@@ -193,7 +198,8 @@ class SimDomain(SourceDomain, DestDomain):
         first = _pfns_run(pfns, count)
         if first >= 0:
             start = first * PAGE_SIZE
-            return _Direct(self.files.memory[start:start + count * PAGE_SIZE], count)
+            return _Direct(self.files.mem_fd, start,
+                           self.files.memory[start:start + count * PAGE_SIZE], count)
         pages = _Scratch(self._pool, count)
         if lib.xs_gather(self.files.mem_ptr, self.pages, pfns, count,
                          ffi.from_buffer(pages.view), len(pages.view)):
@@ -216,30 +222,18 @@ class SimDomain(SourceDomain, DestDomain):
         return _Lease(self.path, LEASE_RESUME)
 
     # --------------------------------------------------------- destination
-    def load_pages(self, head: libxc.PageDataHead, reader: ExactReader) -> None:
-        words = ffi.from_buffer(head.pfn_words)
-        pfns = ffi.new("uint64_t[]", head.count)
-        n = lib.xs_pfns_data(ffi.cast("uint64_t *", words), head.count, pfns)
-        first = _pfns_run(pfns, n)
+    def receive_pages(self, pfns, count: int, reader: ExactReader) -> None:
+        first = _pfns_run(pfns, count)
         if first >= 0:
-            start = first * PAGE_SIZE
-            reader.read_into(self.files.memory[start:start + n * PAGE_SIZE], "page data")
+            # Through the file, not the mapping: a fault per fresh page
+            # costs more than moving its bytes.
+            reader.read_into_file(self.files.mem_fd, first * PAGE_SIZE, count * PAGE_SIZE,
+                                  "page data")
             return
-        scratch = _Scratch(self._pool, n)
+        scratch = _Scratch(self._pool, count)
         try:
             reader.read_into(scratch.view, "page data")
-            self.write_pages(pfns, n, scratch.view)
-        finally:
-            scratch.release()
-
-    def compare_pages(self, head: libxc.PageDataHead, reader: ExactReader) -> int:
-        words = ffi.from_buffer(head.pfn_words)
-        pfns = ffi.new("uint64_t[]", head.count)
-        n = lib.xs_pfns_data(ffi.cast("uint64_t *", words), head.count, pfns)
-        scratch = _Scratch(self._pool, n)
-        try:
-            reader.read_into(scratch.view, "VERIFY page data")
-            return self.compare_buffer(pfns, n, scratch.view)
+            self.write_pages(pfns, count, scratch.view)
         finally:
             scratch.release()
 
@@ -248,12 +242,13 @@ class SimDomain(SourceDomain, DestDomain):
         return lib.xs_compare(self.files.mem_ptr, self.pages, pfns, count,
                               ffi.from_buffer(data), len(data))
 
-    def write_pages(self, pfns, count: int, data, zero_pfns=None, zero_count: int = 0) -> None:
-        f = self.files
-        if count and lib.xs_scatter(f.mem_ptr, self.pages, pfns, count,
-                                    ffi.from_buffer(data), len(data)):
+    def write_pages(self, pfns, count: int, data) -> None:
+        if lib.xs_scatter(self.files.mem_ptr, self.pages, pfns, count,
+                          ffi.from_buffer(data), len(data)):
             raise BackendError(f"{self.name}: page data does not fit the domain")
-        if zero_count and lib.xs_zero_pages(f.mem_ptr, self.pages, zero_pfns, zero_count):
+
+    def zero_pages(self, pfns, count: int) -> None:
+        if lib.xs_zero_pages(self.files.mem_ptr, self.pages, pfns, count):
             raise BackendError(f"{self.name}: zero-page pfn beyond the domain")
 
     def restore_state(self, state: DomainState) -> None:
@@ -331,24 +326,42 @@ def _discard(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _spawn(path: Path, incoming: bool) -> int:
-    """Start the domain process and wait until it is up; return its pid."""
+def _spawn(path: Path, incoming: bool, create: Callable[[], None]) -> int:
+    """Start the domain process, lay out its files with ``create``, wait
+    until it is up; return its pid.
+
+    The process waits for a go byte before it touches the files.  If this
+    process dies first (or ``create`` fails), it sees its stdin close
+    instead and removes whatever was created, so a toolstack killed at any
+    point leaves no domain directory behind.
+    """
     cmd = [sys.executable, "-m", "xenshift.migrate.backend.sim_process", str(path)]
     if incoming:
         cmd.append("--incoming")
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, close_fds=True)
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], SPAWN_TIMEOUT)
-        line = proc.stdout.readline().decode() if ready else ""
+        try:
+            create()
+            proc.stdin.write(SPAWN_GO)
+        finally:
+            proc.stdin.close()
+        line = _read_line(proc.stdout, SPAWN_TIMEOUT)
+        err = "" if line else _read_line(proc.stderr, 1.0)
     finally:
         proc.stdout.close()
-    err = proc.stderr.read().decode().strip() if not line else ""
-    proc.stderr.close()
-    proc.wait(timeout=SPAWN_TIMEOUT)
+        proc.stderr.close()
+        # Only the first of the process's forks is our child; it exits at once.
+        proc.wait(timeout=SPAWN_TIMEOUT)
     if not line.startswith("ready "):
         raise BackendError(f"simulated domain {path.name} did not start: {err or 'no answer'}")
     return int(line.split()[1])
+
+
+def _read_line(pipe, timeout: float) -> str:
+    """One line from ``pipe`` if it comes within ``timeout``, else ''."""
+    ready, _, _ = select.select([pipe], [], [], timeout)
+    return pipe.readline().decode().strip() if ready else ""
 
 
 class SimBackend(Backend):
@@ -380,7 +393,7 @@ class SimBackend(Backend):
         if not (path / "config.json").exists():
             raise DomainNotFoundError(f"no simulated domain called {name} "
                                       f"(state dir {self.root.parent})")
-        return SimDomain(path, populate=True)
+        return SimDomain(path)
 
     def _next_domid(self) -> int:
         return 1 + max((d.domid for d in self.list_domains()), default=0)
@@ -397,10 +410,9 @@ class SimBackend(Backend):
                   "xenshift": {"backend": "sim", "domid": self._next_domid(),
                                "workload": workload.to_json(), "platform": platform}}
         self.root.mkdir(parents=True, exist_ok=True)
-        create_files(path, config, pages, fill, context,
-                     seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
+        seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
         try:
-            _spawn(path, incoming=False)
+            _spawn(path, False, lambda: create_files(path, config, pages, fill, context, seed))
             dom = SimDomain(path)
             dom.unpause()
         except BaseException:
@@ -419,9 +431,8 @@ class SimBackend(Backend):
         xs.setdefault("platform", platform)
         xs.setdefault("workload", Workload().to_json())
         self.root.mkdir(parents=True, exist_ok=True)
-        create_files(path, config, pages, "zero", context, seed=1)
         try:
-            _spawn(path, incoming=True)
+            _spawn(path, True, lambda: create_files(path, config, pages, "zero", context, seed=1))
             dom = SimDomain(path)
             dom.hold_until_commit()
         except BaseException:

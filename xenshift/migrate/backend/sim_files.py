@@ -60,19 +60,18 @@ def bitmap_words(pages: int) -> int:
 class DomainFiles:
     """The mapped files of one simulated domain (memory, control, bitmap)."""
 
-    def __init__(self, path: Path, populate: bool = False):
+    def __init__(self, path: Path):
         self.path = path
-        # Populating maps all of memory in one go, much faster than taking a
-        # page fault per page while streaming it; for processes that move
-        # the whole memory, not for a listing.
-        flags = mmap.MAP_SHARED | (mmap.MAP_POPULATE if populate else 0)
+        # The memory file stays open: migration sends and receives pages
+        # through it (sendfile, splice) rather than through the mapping.
         try:
-            with open(path / "memory", "r+b") as f:
-                self._mem = mmap.mmap(f.fileno(), 0, flags=flags)
+            self._mem_file = open(path / "memory", "r+b", buffering=0)
+            self._mem = mmap.mmap(self._mem_file.fileno(), 0)
             with open(path / "control", "r+b") as f:
                 self._ctl = mmap.mmap(f.fileno(), 0)
         except (OSError, ValueError) as err:
             raise BackendError(f"cannot map simulated domain {path.name}: {err}") from None
+        self.mem_fd = self._mem_file.fileno()
         self.mem_ptr = ffi.cast("uint8_t *", ffi.from_buffer(self._mem))
         base = ffi.cast("uint8_t *", ffi.from_buffer(self._ctl))
         self.ctl = ffi.cast("struct xs_sim_ctl *", base)

@@ -11,9 +11,12 @@ and serves leases on ``DIR/ctl.sock``.  A lease is one byte on a connection:
   the domain.  A killed receiver thus leaves nothing behind.
 * ``K``: the holder is done; nothing happens when it disconnects.
 
-With ``--incoming`` the domain destroys itself unless a ``D`` lease arrives
-within ``INCOMING_GRACE`` seconds, so even a receiver killed between
-starting it and leasing it leaves nothing behind.
+The starter creates the domain's files while this process boots and then
+writes ``SPAWN_GO`` on its stdin; a stdin that closes without it means the
+starter died or failed, and what it created is removed.  Likewise when the
+starter is gone before it reads ``ready``.  With ``--incoming`` the domain
+also destroys itself unless a ``D`` lease arrives within ``INCOMING_GRACE``
+seconds, so a receiver killed at any point leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from xenshift.native import lib
 
 INCOMING_GRACE = 10.0
 LEASE_RESUME, LEASE_DESTROY, LEASE_KEEP = b"R", b"D", b"K"
+SPAWN_GO = b"G"
 
 
 def _detach() -> None:
@@ -110,7 +114,7 @@ class DomainProcess:
         self.stopping = True
 
     def shutdown(self) -> None:
-        self.files.ctl.stop = 1
+        lib.xs_sim_stop(self.files.ctl)
         self.vcpu.join(timeout=5)
 
 
@@ -120,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incoming", action="store_true")
     args = parser.parse_args(argv)
     _detach()
+    if sys.stdin.buffer.read(1) != SPAWN_GO:
+        shutil.rmtree(args.path, ignore_errors=True)
+        return 1
     proc = DomainProcess(args.path.resolve(), args.incoming)
 
     def stop(_signum, _frame):
@@ -129,8 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     proc.start()
     # Tell the starter we are up, then let go of its pipe.
-    sys.stdout.write(f"ready {os.getpid()}\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(f"ready {os.getpid()}\n")
+        sys.stdout.flush()
+    except OSError:
+        # The starter is gone: nobody knows this domain exists.
+        proc.destroy_self()
+        proc.shutdown()
+        return 1
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)

@@ -8,12 +8,15 @@ offset, refuses short reads and never buffers more than one record.
 
 from __future__ import annotations
 
+import os
 import struct
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Callable, Protocol
 
 from xenshift.migrate.errors import StreamFormatError, TruncatedStreamError
 
 RECORD_HEADER = struct.Struct("<II")
+# The bounce buffer of read_into_file when the source cannot splice.
+FILE_CHUNK = 1 << 20
 OPTIONAL_BIT = 1 << 31
 # libxc's REC_LENGTH_MAX: restore refuses longer records whatever the type.
 REC_LENGTH_MAX = 128 << 20
@@ -50,10 +53,35 @@ class ExactReader:
 
     def read_into(self, view: memoryview, what: str) -> None:
         """Fill ``view`` completely or raise."""
+        self._take(len(view), what, lambda got: self._source.readinto(view[got:]))
+
+    def read_into_file(self, fd: int, offset: int, size: int, what: str) -> None:
+        """Write the next ``size`` bytes into file ``fd`` at ``offset``.
+
+        A source with ``readinto_file`` (a plain socket or pipe) moves them
+        in the kernel; others go through a small buffer and ``pwrite``.
+        Either way no page of the file is faulted in through a mapping,
+        which for fresh guest memory costs more than the copy itself.
+        """
+        splice = getattr(self._source, "readinto_file", None)
+        bounce = _Bounce(self._source, fd, offset, size)
+
+        def step(got: int) -> int | None:
+            nonlocal splice
+            n = splice(fd, offset + got, size - got) if splice is not None else None
+            if n is None:
+                splice = None
+                return bounce.step(got)
+            return n
+
+        self._take(size, what, step)
+
+    def _take(self, size: int, what: str, step: Callable[[int], int | None]) -> None:
+        """Call ``step(bytes so far)`` until ``size`` bytes are in; it
+        returns how many it moved, 0 or None at the end of the source."""
         got = 0
-        size = len(view)
         while got < size:
-            n = self._source.readinto(view[got:])
+            n = step(got)
             if not n:
                 raise TruncatedStreamError(
                     f"stream ends inside {what} ({got} of {size} bytes)",
@@ -82,6 +110,24 @@ class ExactReader:
     def error(self, message: str, at: int | None = None) -> StreamFormatError:
         """A format error located at ``at`` (default: the current offset)."""
         return StreamFormatError(message, self.offset if at is None else at, self.name)
+
+
+class _Bounce:
+    """Reads into a small buffer and writes it to a file at an offset."""
+
+    def __init__(self, source: ByteSource, fd: int, offset: int, size: int):
+        self.source, self.fd, self.offset = source, fd, offset
+        self.size = size
+        self.buf: memoryview | None = None
+
+    def step(self, got: int) -> int | None:
+        if self.buf is None:
+            self.buf = memoryview(bytearray(min(self.size, FILE_CHUNK)))
+        n = self.source.readinto(self.buf[:self.size - got])
+        done = 0
+        while done < (n or 0):
+            done += os.pwrite(self.fd, self.buf[done:n], self.offset + got + done)
+        return n
 
 
 def read_record_header(reader: ExactReader, layer: str) -> tuple[int, int, int]:
