@@ -11,7 +11,11 @@ DEPS_STAMP := $(VENV)/.deps-installed
 DEMO_CONFIG := fixtures/configs/suse-vm-install-pv.cfg
 PYTEST_ARGS ?=
 
-.PHONY: all install debian-deps demo test clean
+# libguestfs's appliance hangs under this machine's KVM; TCG works.
+# On hosts where KVM works, run with LIBGUESTFS_BACKEND_SETTINGS= (empty).
+export LIBGUESTFS_BACKEND_SETTINGS ?= force_tcg
+
+.PHONY: all install debian-deps demo test clean clean-images
 
 all: install
 
@@ -35,6 +39,7 @@ demo: install
 	$(VENV)/bin/xenshift config lint $(DEMO_CONFIG)
 	@echo "== xenshift config show $(DEMO_CONFIG)"
 	$(VENV)/bin/xenshift config show $(DEMO_CONFIG)
+	./scripts/demo-migrate
 
 # pytest exits 5 when it collects no tests: that is a broken set-up, not a pass.
 test: install
@@ -44,3 +49,7 @@ test: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# Built guest images survive `make clean`: rebuilding them takes minutes.
+clean-images:
+	rm -rf .cache/images
