@@ -9,7 +9,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from xenshift.cli.main import cli
 from xenshift.migrate.backend.sim import SimBackend
 
 
@@ -19,6 +21,7 @@ class SimHost:
     def __init__(self, root: Path):
         self.root = root
         self.backend = SimBackend(root / "sim")
+        self.pool = self.backend.pool
 
     @property
     def env(self) -> dict[str, str]:
@@ -26,6 +29,10 @@ class SimHost:
 
     def names(self) -> list[str]:
         return [d.name for d in self.backend.list_domains()]
+
+    def sim(self, *args: str):
+        """``xenshift sim ARGS`` on this host, in this process."""
+        return CliRunner().invoke(cli, ["sim", *args], env={"XENSHIFT_STATE_DIR": str(self.root)})
 
     def cleanup(self) -> None:
         for d in self.backend.list_domains():

@@ -3,6 +3,7 @@ certificates, and helpers to run xen-migrate and sim commands in them."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import signal
@@ -14,16 +15,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xenshift.migrate.backend.sim import SimBackend
+from xenshift.migrate.backend.sim_pool import HostPool, PoolStatus, Region
+from xenshift.native import PAGE_SIZE, ffi, lib
 
 BIN = Path(sys.executable).parent
 XEN_MIGRATE = str(BIN / "xen-migrate")
 XENSHIFT = str(BIN / "xenshift")
 # RFC 2544's benchmarking range: never routed, owned by these namespaces.
 NET = "198.18.{}.{}"
+MIB = (1 << 20) // PAGE_SIZE  # pages in a MiB
 
 
 def sh(*cmd: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def heap_is_zero(pool: HostPool, region: Region) -> bool:
+    """Every byte of ``region`` of the pool's heap is zero (native check)."""
+    with open(pool.heap, "rb") as f, mmap.mmap(f.fileno(), region.count * PAGE_SIZE,
+                                               prot=mmap.PROT_READ,
+                                               offset=region.first * PAGE_SIZE) as mem:
+        ptr = ffi.from_buffer(mem)
+        try:
+            return bool(lib.xs_is_zero(ffi.cast("uint8_t *", ptr), len(mem)))
+        finally:
+            ffi.release(ptr)
+
+
+def pool_is_whole(status: PoolStatus) -> bool:
+    """What "nothing left behind" means for a host's pool: it is its full
+    size, no domain holds any of it, and every page is known zero."""
+    return not status.held and status.clean == status.pages
 
 
 @dataclass
@@ -72,12 +94,19 @@ class NsHost:
                     pids.append(int(entry.name))
         return pids
 
+    @property
+    def pool(self) -> HostPool:
+        return HostPool(self.root)
+
     def wait_empty(self, timeout: float = 15.0) -> bool:
-        """Wait (bounded) until no domain dir and no domain process remain."""
+        """Wait (bounded) until the host holds nothing: no domain dir, no
+        domain process, and its memory pool, if it has one, whole again
+        (no region held, every free page scrubbed)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             sim = self.root / "sim"
-            if not (sim.exists() and any(sim.iterdir())) and not self.stray_processes():
+            if (not (sim.exists() and any(sim.iterdir())) and not self.stray_processes()
+                    and pool_is_whole(self.pool.status())):
                 return True
             time.sleep(0.1)
         return False

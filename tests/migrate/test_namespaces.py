@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.migrate.hosts import XEN_MIGRATE, XENSHIFT, HostPair, make_certs, wait_listening
+from tests.migrate.hosts import (
+    MIB, XEN_MIGRATE, XENSHIFT, HostPair, heap_is_zero, make_certs, pool_is_whole,
+    wait_listening)
+from xenshift.migrate.backend.sim_pool import Region
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 
@@ -27,11 +30,20 @@ HERE = Path(__file__).resolve().parent
 _ports = iter(range(18000, 19000))
 
 
+# Both hosts have a memory pool: domains up to this size (the fault tests'
+# among them) come from it, bigger ones get fresh memory.
+POOL_PAGES = 64 * MIB
+
+
 @pytest.fixture(scope="module")
 def pair():
     p = HostPair()
-    yield p
-    p.close()
+    try:
+        for host in (p.a, p.b):
+            host.pool.resize(POOL_PAGES)
+        yield p
+    finally:
+        p.close()
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +65,14 @@ def start_receiver(pair, certs, *extra: str, port: int | None = None):
                         *certs.args(certs.server), *extra)
     wait_listening(pair.b, port)
     return proc, port
+
+
+def start_plain_receiver(pair, port: int, *extra: str):
+    """A receiver on plain TCP: page data lands with splice."""
+    proc = pair.b.popen(XEN_MIGRATE, "--receive", "--listen", f"{pair.b.addr}:{port}",
+                        "--backend", "sim", "--json", "--timeout", "120", "--insecure", *extra)
+    wait_listening(pair.b, port)
+    return proc
 
 
 def sim_start(host, name: str, memory: str, rate: str = "0", fill: str = "random"):
@@ -86,7 +106,11 @@ def assert_source_intact(pair, name: str) -> None:
     assert name in infos and infos[name].state == "running", infos
     dom = pair.a.backend.open_source(name)
     assert not dom.files.logdirty
+    # Paused for the check: a page the vCPU rewrites while it is being
+    # compared would look torn.
+    dom.suspend()
     assert dom.check_pages() == -1
+    dom.resume()
 
 
 @pytest.mark.slow
@@ -156,9 +180,7 @@ def test_plain_tcp_sends_and_receives_through_the_memory_files(pair, extra):
     port = next(_ports)
     # The receiver's -p keeps the copy paused without asking for extensions:
     # --debug alone is plain Xen on one connection.
-    recv = pair.b.popen(XEN_MIGRATE, "--receive", "--listen", f"{pair.b.addr}:{port}",
-                        "--backend", "sim", "--json", "--timeout", "120", "--insecure", "-p")
-    wait_listening(pair.b, port)
+    recv = start_plain_receiver(pair, port, "-p")
     out = pair.a.run(XEN_MIGRATE, "--backend", "sim", "--json", "--insecure", "plain",
                      f"{pair.b.addr}:{port}", *extra)
     assert out.returncode == 0, out.stderr
@@ -168,6 +190,29 @@ def test_plain_tcp_sends_and_receives_through_the_memory_files(pair, extra):
     assert dest.check_pages() == -1
     if "--verify" in extra:
         assert done["source_checksum"] == done["dest_checksum"] == dest.checksum()
+
+
+def test_migration_between_pooled_hosts_with_verify(pair):
+    # A ballast domain holds the start of each pool, so pages leave from and
+    # land at a non-zero offset of the heap, on two data connections.
+    for host in (pair.a, pair.b):
+        sim_start(host, "ballast", "16M", fill="zero")
+    sim_start(pair.a, "vm", "48M", "8M/s")
+    recv = start_plain_receiver(pair, port := next(_ports))
+    out = pair.a.run(XEN_MIGRATE, "--backend", "sim", "--json", "--insecure", "vm",
+                     f"{pair.b.addr}:{port}", "--streams", "2", "--verify", "-p")
+    assert out.returncode == 0, out.stderr
+    done = events(out.stdout)[-1]
+    assert finish(recv)[0] == 0
+    dest = pair.b.backend.open_source("vm")
+    assert done["source_checksum"] == done["dest_checksum"] == dest.checksum()
+    assert dest.check_pages() == -1
+    assert pair.b.pool.status().held == {"ballast": Region(0, 16 * MIB),
+                                         "vm": Region(16 * MIB, 48 * MIB)}
+    # The source's region went back to its pool, scrubbed.
+    status = pair.a.pool.status()
+    assert status.held == {"ballast": Region(0, 16 * MIB)} and status.clean == 48 * MIB
+    assert heap_is_zero(pair.a.pool, Region(16 * MIB, 48 * MIB))
 
 
 def test_ssh_style_stdio_transport_with_debug_verify_pass(pair):
@@ -246,6 +291,30 @@ def test_connection_cut(pair, certs, trial):
     finish(proxy)
     finish(recv)
     assert_one_running_copy(pair, "vm")
+
+
+def test_failed_migration_gives_back_the_pool_memory_it_took(pair, certs):
+    sim_start(pair.a, "vm", FAULT_MEMORY, FAULT_RATE)
+    recv, port = start_receiver(pair, certs)
+    proxy_port = next(_ports)
+    proxy = pair.b.popen(sys.executable, str(HERE / "cutproxy.py"), pair.b.addr,
+                         str(proxy_port), pair.b.addr, str(port), str(24 << 20))
+    wait_listening(pair.b, proxy_port)
+    sender = pair.a.popen(XEN_MIGRATE, "--backend", "sim", "--json", "vm",
+                          f"{pair.b.addr}:{proxy_port}", "--bandwidth", FAULT_BW,
+                          *certs.args(certs.client))
+    wait_incoming(pair.b, "vm")
+    # The directory appears a moment before its memory is taken from the pool.
+    deadline = time.monotonic() + 10
+    while "vm--incoming" not in pair.b.pool.status().held:
+        assert time.monotonic() < deadline, "the incoming domain took no pool memory"
+        time.sleep(0.01)
+    assert finish(sender)[0] != 0
+    finish(proxy)
+    finish(recv)
+    assert_one_running_copy(pair, "vm")
+    assert pool_is_whole(pair.b.pool.status())
+    assert heap_is_zero(pair.b.pool, Region(0, POOL_PAGES))
 
 
 # ---------------------------------------------------------------- refusals

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import time
 
-from click.testing import CliRunner
-
-from xenshift.cli.main import cli
 from xenshift.native import ffi, lib
-
-
-def run(host, *args):
-    result = CliRunner().invoke(cli, ["sim", *args], env={"XENSHIFT_STATE_DIR": str(host.root)})
-    return result
 
 
 def gone(pid: int, timeout: float = 5.0) -> bool:
@@ -31,30 +23,30 @@ def gone(pid: int, timeout: float = 5.0) -> bool:
 
 def test_start_list_checksum_stop(make_host):
     host = make_host()
-    out = run(host, "start", "vm", "--memory", "8M", "--dirty-rate", "4M/s", "--pattern", "hot:25%")
+    out = host.sim("start", "vm", "--memory", "8M", "--dirty-rate", "4M/s", "--pattern", "hot:25%")
     assert out.exit_code == 0, out.output
-    listing = run(host, "list").output
+    listing = host.sim("list").output
     assert "vm" in listing and "running" in listing and "8.0 MiB" in listing
-    first = run(host, "checksum", "vm").output.strip()
+    first = host.sim("checksum", "vm").output.strip()
     assert first.startswith("mem:") and " ctx:" in first
     time.sleep(0.3)
-    assert run(host, "checksum", "vm").output.strip() != first  # the vCPU writes
-    assert run(host, "pause", "vm").exit_code == 0
-    paused = run(host, "checksum", "vm").output.strip()
+    assert host.sim("checksum", "vm").output.strip() != first  # the vCPU writes
+    assert host.sim("pause", "vm").exit_code == 0
+    paused = host.sim("checksum", "vm").output.strip()
     time.sleep(0.2)
-    assert run(host, "checksum", "vm").output.strip() == paused
+    assert host.sim("checksum", "vm").output.strip() == paused
     dom = host.backend.open_source("vm")
     assert dom.check_pages() == -1
     pid = dom.pid()
-    assert run(host, "stop", "vm").exit_code == 0
+    assert host.sim("stop", "vm").exit_code == 0
     assert not (host.root / "sim" / "vm").exists()
     assert gone(pid)
-    assert "vm" not in run(host, "list").output
+    assert "vm" not in host.sim("list").output
 
 
 def test_log_dirty_tracks_the_hot_set(make_host):
     host = make_host()
-    assert run(host, "start", "hot", "--memory", "4M", "--dirty-rate", "8M/s",
+    assert host.sim("start", "hot", "--memory", "4M", "--dirty-rate", "8M/s",
                "--pattern", "hot:10%").exit_code == 0
     dom = host.backend.open_source("hot")
     dom.enable_logdirty()
@@ -72,6 +64,6 @@ def test_log_dirty_tracks_the_hot_set(make_host):
 
 def test_bad_options_are_errors(make_host):
     host = make_host()
-    assert run(host, "start", "x", "--memory", "lots").exit_code == 2
-    assert run(host, "start", "x", "--pattern", "zigzag").exit_code == 2
-    assert run(host, "checksum", "missing").exit_code == 1
+    assert host.sim("start", "x", "--memory", "lots").exit_code == 2
+    assert host.sim("start", "x", "--pattern", "zigzag").exit_code == 2
+    assert host.sim("checksum", "missing").exit_code == 1

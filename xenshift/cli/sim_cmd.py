@@ -7,6 +7,7 @@ import click
 from xenshift.cli.errors import report_errors
 from xenshift.migrate.backend.sim import SimBackend
 from xenshift.migrate.backend.sim_files import PATTERNS, Workload
+from xenshift.migrate.backend.sim_pool import PoolStatus
 from xenshift.migrate.errors import OptionError
 from xenshift.migrate.units import format_bytes, parse_percent, parse_rate, parse_size
 from xenshift.native import PAGE_SIZE
@@ -20,9 +21,24 @@ def parse_pattern(text: str) -> tuple[str, float]:
     return name, parse_percent(size) if size else 0.1
 
 
+def parse_pages(text: str, option: str) -> int:
+    """Pages in a size that must be a whole number of 4 KiB pages."""
+    size = parse_size(text)
+    if size % PAGE_SIZE:
+        raise OptionError(f"{option} must be a multiple of 4 KiB")
+    return size // PAGE_SIZE
+
+
 @click.group("sim")
 def sim_group() -> None:
-    """Simulated domains under $XENSHIFT_STATE_DIR (default /run/xenshift)."""
+    """Simulated domains under $XENSHIFT_STATE_DIR (default /run/xenshift).
+
+    A simulated host may hold a memory pool ('sim pool --size 4G'): memory
+    made resident ahead of time, like a Xen host's free heap.  'sim start'
+    and incoming migrations take their domain's memory from it when it has
+    room, else allocate fresh memory; a stopped or migrated-away domain's
+    memory goes back to it, scrubbed.
+    """
 
 
 @sim_group.command("start")
@@ -37,9 +53,13 @@ def sim_group() -> None:
 @click.option("--seed", type=int, help="Seed of the memory contents (default random).")
 @report_errors
 def sim_start(name, memory, vcpus, fill, dirty_rate, pattern, seed):
-    """Create domain NAME and start its vCPU."""
-    size = parse_size(memory)
-    if size < PAGE_SIZE or size % PAGE_SIZE:
+    """Create domain NAME and start its vCPU.
+
+    Its memory is a region of the host's pool when the pool has room,
+    else fresh memory.
+    """
+    size = parse_pages(memory, "--memory") * PAGE_SIZE
+    if not size:
         raise OptionError("--memory must be a positive multiple of 4 KiB")
     if vcpus < 1:
         raise OptionError("--vcpus must be at least 1")
@@ -89,3 +109,40 @@ def sim_pause(name):
 def sim_unpause(name):
     """Start NAME's vCPU again."""
     SimBackend().open_source(name).unpause()
+
+
+@sim_group.command("pool")
+@click.option("--size", help="Make the pool this big, e.g. 4G: growing pre-faults the new "
+              "memory now; shrinking frees memory no domain holds; 0 removes the pool.")
+@click.option("--show", is_flag=True, help="Print the pool (the default without --size).")
+@report_errors
+def sim_pool(size, show):
+    """Show, create or resize the host's memory pool.
+
+    The pool is memory made resident before any domain needs it, as a Xen
+    host's free heap is: domains started or migrated here take a region of
+    it when it has room, and give it back zeroed when they stop or migrate
+    away.  Domains that hold pool memory keep it until they go; the pool
+    cannot shrink below them.
+    """
+    pool = SimBackend().pool
+    status = pool.resize(parse_pages(size, "--size")) if size is not None else pool.status()
+    if size is None or show or status.pages:
+        click.echo(format_pool(status))
+
+
+def format_pool(status: PoolStatus) -> str:
+    """The ``sim pool --show`` text."""
+    if not status.pages:
+        return "no memory pool: domains get fresh memory"
+    held = status.pages - status.free
+    lines = [f"pool: {format_bytes(status.pages * PAGE_SIZE)} ({status.pages} pages), "
+             f"{format_bytes(status.resident)} resident",
+             f"held: {format_bytes(held * PAGE_SIZE)} by {len(status.held)} domain(s)"]
+    for name, region in status.held.items():
+        lines.append(f"  {name:<32} {format_bytes(region.count * PAGE_SIZE):>10}  "
+                     f"pages {region.first}-{region.end - 1}")
+    lines.append(f"free: {format_bytes(status.free * PAGE_SIZE)} ("
+                 f"{format_bytes(status.clean * PAGE_SIZE)} zeroed, "
+                 f"{format_bytes(status.dirty * PAGE_SIZE)} to scrub on first use)")
+    return "\n".join(lines)

@@ -62,6 +62,10 @@ class DomainExistsError(BackendError):
     """A domain of that name already exists on this host."""
 
 
+class PoolError(BackendError):
+    """A simulated host's memory pool cannot do what was asked."""
+
+
 class NotXenHostError(BackendError):
     """The xen backend was asked for on a machine that is not a Xen dom0."""
 

@@ -23,6 +23,8 @@ from xenshift.native import PAGE_SIZE, ffi, lib
 
 # The largest guest a stream may ask for: 16 TiB, Xen's own x86 limit.
 MAX_GUEST_PAGES = 1 << 32
+# How long a data thread may take to notice its connection closed.
+JOIN_TIMEOUT = 10.0
 
 
 def guest_name(config: dict[str, Any]) -> str:
@@ -244,6 +246,19 @@ class FramedInlet:
     def pages(self) -> int:
         """Pages loaded from PAGES frames so far, on every connection."""
         return self.ctrl.pages + sum(ch.pages for ch in self.channels)
+
+    def close(self) -> None:
+        """End the data connections' threads and wait for them (bounded):
+        the domain's memory may go back to the host's pool once this
+        returns, so no page may land in it afterwards."""
+        with self.cond:
+            if self.error is None:
+                self.error = MigrationError("the migration has ended")
+            self.cond.notify_all()
+        for conn in self.conns[1:]:
+            conn.close()
+        for t in self.threads:
+            t.join(timeout=JOIN_TIMEOUT)
 
     def check(self) -> None:
         """Raise what a data connection ran into, if anything."""

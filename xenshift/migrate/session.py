@@ -169,6 +169,7 @@ def receive(conn: Connection, backend: Backend, accept_data: AcceptData | None,
     """Receive one migration on ``conn``; return once the domain runs here."""
     started = time.monotonic()
     builder = DomainBuilder(backend)
+    inlet: FramedInlet | None = None
     committed = False
     try:
         conn.send(handover.BANNER)
@@ -207,6 +208,8 @@ def receive(conn: Connection, backend: Backend, accept_data: AcceptData | None,
         committed = True
         conn.send(handover.REPORT + b"\0")
     finally:
+        if inlet is not None:
+            inlet.close()
         if not committed:
             builder.discard()
     return Summary(domain=builder.name, pages=contents.pages,

@@ -228,6 +228,23 @@ int xs_is_zero(const uint8_t *p, size_t len)
     return 1;
 }
 
+/* Zero every whole page of mem[0, mem_len) that is not zero yet (scrubbing
+ * freed guest memory, as Xen does before reusing it); returns how many it
+ * wrote.  Pages already zero are only read, so a region that was never
+ * used is not written again. */
+uint64_t xs_scrub(uint8_t *mem, size_t mem_len)
+{
+    uint64_t written = 0, npages = mem_len / XS_PAGE_SIZE;
+    for (uint64_t pfn = 0; pfn < npages; pfn++) {
+        uint8_t *page = mem + (pfn << XS_PAGE_SHIFT);
+        if (!xs_is_zero(page, XS_PAGE_SIZE)) {
+            memset(page, 0, XS_PAGE_SIZE);
+            written++;
+        }
+    }
+    return written;
+}
+
 /* Split n consecutive pages into the non-zero ones (copied to nz_out, their
  * pfns to nz_pfns) and the zero ones (pfns to zero_pfns).  counts[0] gets
  * the non-zero count, counts[1] the zero count. */

@@ -44,6 +44,7 @@ int xs_split_zero(const uint8_t *pages, const uint64_t *pfns, size_t n,
                   uint8_t *nz_out, size_t nz_cap, uint64_t *nz_pfns,
                   uint64_t *zero_pfns, size_t *counts);
 int xs_is_zero(const uint8_t *p, size_t len);
+uint64_t xs_scrub(uint8_t *mem, size_t mem_len);
 
 /* ---- hashing and self-checking page contents ---- */
 uint64_t xs_hash(const uint8_t *p, size_t len, uint64_t seed);

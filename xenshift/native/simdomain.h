@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define XS_SIM_MAGIC 0x314D495354485358 /* "XSHTSIM1" */
+#define XS_SIM_MAGIC 0x324D495354485358 /* "XSHTSIM2": with mem_offset */
 #define XS_SIM_BITMAP_OFFSET 4096
 
 enum { XS_SIM_RUNNING = 1, XS_SIM_PAUSED = 2 };
@@ -39,6 +39,10 @@ struct xs_sim_ctl {
     /* Counters. */
     uint64_t seq;             /* pages written so far */
     uint64_t heartbeat;       /* bumped by the vCPU loop, even when paused */
+    /* Where guest memory starts in the `memory` file: 0 for a file of its
+     * own, the region's byte offset when the file is the host's memory
+     * pool (page-aligned; set once, before the memory file is linked). */
+    uint64_t mem_offset;
 };
 
 void xs_sim_init(struct xs_sim_ctl *ctl, uint64_t npages);

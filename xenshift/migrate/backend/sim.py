@@ -13,7 +13,6 @@ import json
 import os
 import queue
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,8 +25,9 @@ from xenshift.migrate.backend.base import (
     Backend, DestDomain, DomainInfo, DomainState, MappedPages, SourceDomain)
 from xenshift.migrate.backend.sim_files import (
     DomainFiles, Workload, create_files, sim_root)
+from xenshift.migrate.backend.sim_pool import HostPool, remove_domain
 from xenshift.migrate.backend.sim_process import (
-    LEASE_DESTROY, LEASE_KEEP, LEASE_RESUME, SPAWN_GO)
+    LEASE_KEEP, LEASE_RESUME, SPAWN_GO)
 from xenshift.migrate.errors import (
     BackendError, DomainExistsError, DomainNotFoundError)
 from xenshift.migrate.stream import hvm_context, libxc
@@ -118,17 +118,19 @@ class _Lease:
 class SimDomain(SourceDomain, DestDomain):
     """A simulated domain, usable as migration source or destination."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, boot: _Spawn | None = None):
         self.path = path
         self.name = path.name
         try:
             self._config = json.loads((path / "config.json").read_text())
         except (OSError, ValueError) as err:
             raise BackendError(f"simulated domain {path.name} is unreadable: {err}") from None
-        self.files = DomainFiles(path)
+        # An incoming domain's pages are written here: map pool memory ready.
+        self.files = DomainFiles(path, map_resident=boot is not None)
         self.pages = self.files.pages
         self._pool: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        self._owner: _Lease | None = None
+        # An incoming domain's process, perhaps still starting, and its lease.
+        self._boot = boot
 
     # -------------------------------------------------------------- common
     def config(self) -> dict[str, Any]:
@@ -161,6 +163,8 @@ class SimDomain(SourceDomain, DestDomain):
         return format_checksum(memory, context_hash(self.state().tail))
 
     def rename(self, name: str) -> None:
+        if self._boot is not None:
+            self._boot.ready()  # it opens its directory by the old name
         new = self.path.parent / name
         if new.exists():
             raise DomainExistsError(f"a domain called {name} already exists")
@@ -169,13 +173,13 @@ class SimDomain(SourceDomain, DestDomain):
         self.name = name
 
     def destroy(self) -> None:
-        if self._owner:
-            self._owner.close()
-            self._owner = None
+        if self._boot is not None:
+            self._boot.cancel()
+            self._boot = None
         pid = self.pid()
         if pid:
             _stop_process(pid)
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove_domain(self.path)
 
     # -------------------------------------------------------------- source
     def domain_header(self) -> libxc.DomainHeader:
@@ -198,7 +202,7 @@ class SimDomain(SourceDomain, DestDomain):
         first = _pfns_run(pfns, count)
         if first >= 0:
             start = first * PAGE_SIZE
-            return _Direct(self.files.mem_fd, start,
+            return _Direct(self.files.mem_fd, self.files.file_offset(first),
                            self.files.memory[start:start + count * PAGE_SIZE], count)
         pages = _Scratch(self._pool, count)
         if lib.xs_gather(self.files.mem_ptr, self.pages, pfns, count,
@@ -224,11 +228,17 @@ class SimDomain(SourceDomain, DestDomain):
     # --------------------------------------------------------- destination
     def receive_pages(self, pfns, count: int, reader: ExactReader) -> None:
         first = _pfns_run(pfns, count)
+        if first >= 0 and self.files.resident:
+            # Pool memory, resident and mapped with its page tables: the
+            # socket copies straight into it, with no page cache call per page.
+            start = first * PAGE_SIZE
+            reader.read_into(self.files.memory[start:start + count * PAGE_SIZE], "page data")
+            return
         if first >= 0:
-            # Through the file, not the mapping: a fault per fresh page
-            # costs more than moving its bytes.
-            reader.read_into_file(self.files.mem_fd, first * PAGE_SIZE, count * PAGE_SIZE,
-                                  "page data")
+            # Fresh memory goes through the file, not the mapping: a fault
+            # per fresh page costs more than moving its bytes.
+            reader.read_into_file(self.files.mem_fd, self.files.file_offset(first),
+                                  count * PAGE_SIZE, "page data")
             return
         scratch = _Scratch(self._pool, count)
         try:
@@ -265,17 +275,14 @@ class SimDomain(SourceDomain, DestDomain):
             self.files.ctl.seq = int.from_bytes(tail.hvm_context[at:at + 8], "little")
 
     def unpause(self) -> None:
+        if self._boot is not None:
+            self._boot.ready()
         self.files.request(lib.XS_SIM_RUNNING, False)
 
     def commit(self) -> None:
-        if self._owner:
-            self._owner.keep()
-            self._owner.close()
-            self._owner = None
-
-    def hold_until_commit(self) -> None:
-        """Take the destroy-on-death lease of an incoming domain."""
-        self._owner = _Lease(self.path, LEASE_DESTROY)
+        if self._boot is not None:
+            self._boot.keep()
+            self._boot = None
 
     # ------------------------------------------------------------- queries
     def info(self) -> DomainInfo:
@@ -323,39 +330,77 @@ def _discard(path: Path) -> None:
         _stop_process(int((path / "pid").read_text()))
     except (OSError, ValueError):
         pass
-    shutil.rmtree(path, ignore_errors=True)
+    remove_domain(path)
 
 
-def _spawn(path: Path, incoming: bool, create: Callable[[], None]) -> int:
-    """Start the domain process, lay out its files with ``create``, wait
-    until it is up; return its pid.
+class _Spawn:
+    """A domain process on its way up.
 
     The process waits for a go byte before it touches the files.  If this
     process dies first (or ``create`` fails), it sees its stdin close
     instead and removes whatever was created, so a toolstack killed at any
-    point leaves no domain directory behind.
+    point leaves no domain directory behind.  For an incoming domain the
+    pipe then stays open as the receiver's lease (see ``sim_process``):
+    ``keep`` commits the domain; closing it, or dying, destroys it.
     """
-    cmd = [sys.executable, "-m", "xenshift.migrate.backend.sim_process", str(path)]
-    if incoming:
-        cmd.append("--incoming")
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, close_fds=True)
-    try:
+
+    def __init__(self, path: Path, incoming: bool, create: Callable[[], None]):
+        cmd = [sys.executable, "-m", "xenshift.migrate.backend.sim_process", str(path)]
+        if incoming:
+            cmd.append("--incoming")
+        self.path = path
+        self.pid: int | None = None
+        self.failure: BackendError | None = None
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, close_fds=True, bufsize=0)
         try:
             create()
-            proc.stdin.write(SPAWN_GO)
+            self.proc.stdin.write(SPAWN_GO)
+        except BaseException:
+            self.cancel()
+            raise
+        if not incoming:
+            self.proc.stdin.close()
+
+    def ready(self) -> int:
+        """Wait (bounded) until the process is up; its pid."""
+        if self.pid is not None:
+            return self.pid
+        if self.failure is not None:
+            raise self.failure
+        try:
+            line = _read_line(self.proc.stdout, SPAWN_TIMEOUT)
+            err = "" if line else _read_line(self.proc.stderr, 1.0)
         finally:
-            proc.stdin.close()
-        line = _read_line(proc.stdout, SPAWN_TIMEOUT)
-        err = "" if line else _read_line(proc.stderr, 1.0)
-    finally:
-        proc.stdout.close()
-        proc.stderr.close()
-        # Only the first of the process's forks is our child; it exits at once.
-        proc.wait(timeout=SPAWN_TIMEOUT)
-    if not line.startswith("ready "):
-        raise BackendError(f"simulated domain {path.name} did not start: {err or 'no answer'}")
-    return int(line.split()[1])
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+            # Only the first of the process's forks is our child; it exits at once.
+            self.proc.wait(timeout=SPAWN_TIMEOUT)
+        if not line.startswith("ready "):
+            self.failure = BackendError(f"simulated domain {self.path.name} did not start: "
+                                        f"{err or 'no answer'}")
+            raise self.failure
+        self.pid = int(line.split()[1])
+        return self.pid
+
+    def keep(self) -> None:
+        """Let the domain outlive this process (the hand-over is done)."""
+        self.ready()
+        try:
+            self.proc.stdin.write(LEASE_KEEP)
+        except OSError as err:
+            raise BackendError(f"simulated domain {self.path.name} is gone: {err}") from None
+        finally:
+            self.proc.stdin.close()
+
+    def cancel(self) -> None:
+        """Drop the lease (the domain destroys itself) and wait, bounded,
+        until the process is up or gone, so nothing it makes comes later."""
+        self.proc.stdin.close()
+        try:
+            self.ready()
+        except BackendError:
+            pass
 
 
 def _read_line(pipe, timeout: float) -> str:
@@ -371,6 +416,8 @@ class SimBackend(Backend):
 
     def __init__(self, root: Path | None = None):
         self.root = root or sim_root()
+        # Domains take their memory from it when it has room.
+        self.pool = HostPool(self.root.parent)
 
     def _path(self, name: str) -> Path:
         if not name or "/" in name or name.startswith("."):
@@ -412,7 +459,8 @@ class SimBackend(Backend):
         self.root.mkdir(parents=True, exist_ok=True)
         seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
         try:
-            _spawn(path, False, lambda: create_files(path, config, pages, fill, context, seed))
+            _Spawn(path, False,
+                   lambda: create_files(path, config, pages, fill, context, seed)).ready()
             dom = SimDomain(path)
             dom.unpause()
         except BaseException:
@@ -431,11 +479,14 @@ class SimBackend(Backend):
         xs.setdefault("platform", platform)
         xs.setdefault("workload", Workload().to_json())
         self.root.mkdir(parents=True, exist_ok=True)
+        boot = None
         try:
-            _spawn(path, True, lambda: create_files(path, config, pages, "zero", context, seed=1))
-            dom = SimDomain(path)
-            dom.hold_until_commit()
+            boot = _Spawn(path, True, lambda: create_files(path, config, pages, "zero", context,
+                                                           seed=1))
+            # Pages may land at once: the process is waited for at the end.
+            return SimDomain(path, boot)
         except BaseException:
+            if boot is not None:
+                boot.cancel()
             _discard(path)
             raise
-        return dom

@@ -7,16 +7,19 @@ and serves leases on ``DIR/ctl.sock``.  A lease is one byte on a connection:
 * ``R`` (source side): if the connection drops before ``K``, resume the
   domain and turn log-dirty off.  A killed migration thus leaves the source
   running.
-* ``D`` (destination side): if the connection drops before ``K``, destroy
-  the domain.  A killed receiver thus leaves nothing behind.
 * ``K``: the holder is done; nothing happens when it disconnects.
 
 The starter creates the domain's files while this process boots and then
 writes ``SPAWN_GO`` on its stdin; a stdin that closes without it means the
 starter died or failed, and what it created is removed.  Likewise when the
-starter is gone before it reads ``ready``.  With ``--incoming`` the domain
-also destroys itself unless a ``D`` lease arrives within ``INCOMING_GRACE``
-seconds, so a receiver killed at any point leaves nothing behind.
+starter is gone before it reads ``ready``.
+
+With ``--incoming`` (a migration's destination) the stdin pipe stays open
+after ``SPAWN_GO`` as the receiver's lease: ``K`` on it means the hand-over
+is done and the domain outlives the receiver; the pipe closing before that
+destroys the domain.  The lease holds from the first byte, so the receiver
+can load pages while this process is still starting, and a receiver
+killed at any point leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -24,19 +27,17 @@ from __future__ import annotations
 import argparse
 import os
 import selectors
-import shutil
 import signal
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 
 from xenshift.migrate.backend.sim_files import DomainFiles
+from xenshift.migrate.backend.sim_pool import remove_domain
 from xenshift.native import lib
 
-INCOMING_GRACE = 10.0
-LEASE_RESUME, LEASE_DESTROY, LEASE_KEEP = b"R", b"D", b"K"
+LEASE_RESUME, LEASE_KEEP = b"R", b"K"
 SPAWN_GO = b"G"
 
 
@@ -50,10 +51,10 @@ def _detach() -> None:
 
 
 class DomainProcess:
-    def __init__(self, path: Path, incoming: bool):
+    def __init__(self, path: Path, owner_fd: int | None):
         self.dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         self.files = DomainFiles(path)
-        self.incoming = incoming
+        self.owner_fd = owner_fd  # an incoming domain's receiver pipe
         self.leases: dict[socket.socket, bytes] = {}
         self.stopping = False
         self.sel = selectors.DefaultSelector()
@@ -61,6 +62,8 @@ class DomainProcess:
         self.listener.bind(str(path / "ctl.sock"))
         self.listener.listen(8)
         self.sel.register(self.listener, selectors.EVENT_READ)
+        if owner_fd is not None:
+            self.sel.register(owner_fd, selectors.EVENT_READ)
         self.vcpu = threading.Thread(target=self._run_vcpu, daemon=True)
 
     def current_path(self) -> Path:
@@ -76,27 +79,33 @@ class DomainProcess:
         (self.current_path() / "pid").write_text(f"{os.getpid()}\n")
 
     def serve(self) -> None:
-        started = time.monotonic()
         while not self.stopping:
             for key, _ in self.sel.select(timeout=0.2):
                 if key.fileobj is self.listener:
                     conn, _ = self.listener.accept()
                     self.sel.register(conn, selectors.EVENT_READ)
                     self.leases[conn] = b""
+                elif key.fileobj == self.owner_fd:
+                    self._owner_event()
                 else:
                     self._lease_event(key.fileobj)
-            if (self.incoming and time.monotonic() - started > INCOMING_GRACE
-                    and LEASE_DESTROY not in self.leases.values()):
-                self.destroy_self()
         self.shutdown()
+
+    def _owner_event(self) -> None:
+        """The receiver's pipe: ``K`` commits the domain, EOF destroys it."""
+        data = os.read(self.owner_fd, 64)
+        if data and LEASE_KEEP not in data:
+            return
+        self.sel.unregister(self.owner_fd)
+        os.close(self.owner_fd)
+        self.owner_fd = None
+        if not data:
+            self.destroy_self()
 
     def _lease_event(self, conn: socket.socket) -> None:
         data = conn.recv(64)
         if data:
-            for byte in data:
-                self.leases[conn] = bytes([byte])
-            if self.leases[conn] == LEASE_DESTROY:
-                self.incoming = False
+            self.leases[conn] = data[-1:]
             return
         kind = self.leases.pop(conn)
         self.sel.unregister(conn)
@@ -105,15 +114,16 @@ class DomainProcess:
             # The migrating process died: run again, as if nothing happened.
             self.files.ctl.throttle_permille = 1000
             self.files.request(lib.XS_SIM_RUNNING, False)
-        elif kind == LEASE_DESTROY:
-            self.destroy_self()
 
     def destroy_self(self) -> None:
-        """Remove the domain's directory and stop."""
-        shutil.rmtree(self.current_path(), ignore_errors=True)
+        """Stop the vCPU, remove the domain (a pool region goes back,
+        scrubbed, once nothing writes to it) and stop."""
+        self.shutdown()
+        remove_domain(self.current_path())
         self.stopping = True
 
     def shutdown(self) -> None:
+        """Stop the vCPU thread (idempotent)."""
         lib.xs_sim_stop(self.files.ctl)
         self.vcpu.join(timeout=5)
 
@@ -124,10 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incoming", action="store_true")
     args = parser.parse_args(argv)
     _detach()
-    if sys.stdin.buffer.read(1) != SPAWN_GO:
-        shutil.rmtree(args.path, ignore_errors=True)
+    if os.read(0, 1) != SPAWN_GO:
+        remove_domain(args.path)
         return 1
-    proc = DomainProcess(args.path.resolve(), args.incoming)
+    proc = DomainProcess(args.path.resolve(), os.dup(0) if args.incoming else None)
 
     def stop(_signum, _frame):
         proc.stopping = True
@@ -142,7 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         # The starter is gone: nobody knows this domain exists.
         proc.destroy_self()
-        proc.shutdown()
         return 1
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
