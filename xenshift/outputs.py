@@ -3,7 +3,9 @@
 A conversion's files are first written into a hidden staging directory next
 to the destination and moved into place only when every file is complete,
 so an interrupted or failed run leaves nothing behind, and an existing file
-is never overwritten.
+is never overwritten. Disk images are staged the same way (published by a
+rename or a hard link, never copied); their intermediate work files live
+in a scratch directory beside the stage that is always removed.
 """
 
 from __future__ import annotations
@@ -38,14 +40,16 @@ def default_outdir(source: Path, name: str | None, suffix: str) -> Path:
 class OutputDir:
     """Stage files, then publish them into ``path`` at once.
 
-    Use as a context manager: files added with :meth:`write` are published
-    when the block ends without an exception and discarded otherwise.
+    Use as a context manager: files added with :meth:`write` (or written
+    to a :meth:`file` path) are published when the block ends without an
+    exception and discarded otherwise; :meth:`scratch` paths never are.
     """
 
     def __init__(self, path: Path):
         self.path = path
         self.staged: dict[str, Path] = {}
         self._stage: Path | None = None
+        self._scratch: Path | None = None
 
     def __enter__(self) -> "OutputDir":
         # Stage on the same file system as the destination, so publishing
@@ -61,6 +65,8 @@ class OutputDir:
             where = self.path.parent
         self._stage = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.partial-",
                                             dir=where))
+        self._scratch = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.work-",
+                                              dir=where))
         return self
 
     def file(self, name: str) -> Path:
@@ -74,14 +80,24 @@ class OutputDir:
         self.staged[name] = staged
         return staged
 
+    def final(self, name: str) -> Path:
+        """Where output file ``name`` will be once published."""
+        return self.path / name
+
+    def scratch(self, name: str) -> Path:
+        """A path for a work file on the output's file system, never published."""
+        assert self._scratch is not None
+        return self._scratch / name
+
     def write(self, name: str, data: bytes) -> Path:
         """Stage ``data`` as output file ``name``; return its final path."""
         write_atomic(self.file(name), data, mode=0o644)
         return self.path / name
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        assert self._stage is not None
+        assert self._stage is not None and self._scratch is not None
         try:
+            shutil.rmtree(self._scratch, ignore_errors=True)
             if exc_type is None:
                 self._publish()
         finally:

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import click
 
-from xenshift.cli.conversion_output import print_result
+from xenshift.bootcheck import BootOptions
+from xenshift.cli.conversion_output import print_result, progress_for
+from xenshift.cli.disk_options import disk_options
 from xenshift.cli.errors import report_errors
+from xenshift.convert.guest_disks import DiskOptions
 from xenshift.convert.pipeline import ConversionRequest, convert
 from xenshift.convert.to_hvm import NIC_MODELS, HvmOptions
 
@@ -19,8 +22,9 @@ from xenshift.convert.to_hvm import NIC_MODELS, HvmOptions
 @click.option("-o", "outdir", type=click.Path(file_okay=False, path_type=Path),
               help="Output directory (default: NAME-hvm/ or NAME-pvh/ beside "
                    "the input).")
-@click.option("--config-only", is_flag=True,
-              help="Convert the config, not the guest's disks.")
+@click.option("--in-place", is_flag=True,
+              help="Convert the guest's own disk images (each is first backed up "
+                   "to IMAGE.xenshift-backup, and restored if anything fails).")
 @click.option("--nic-model", type=click.Choice(NIC_MODELS), default="e1000",
               show_default=True, help="Emulated NIC model (HVM).")
 @click.option("--hdtype", type=click.Choice(["ide", "ahci"]), default="ide",
@@ -28,22 +32,25 @@ from xenshift.convert.to_hvm import NIC_MODELS, HvmOptions
 @click.option("--keep-xvd", is_flag=True,
               help="Keep xvd disk names (PV-on-HVM) instead of hdX.")
 @click.option("--dry-run", is_flag=True,
-              help="Print a unified diff of the config; write nothing.")
+              help="Print the config diff and the guest changes; write nothing.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the result as one JSON object.")
 @report_errors
+@disk_options
 def xen2hvm(guest: Path, target: str, outdir: Path | None, config_only: bool,
             nic_model: str, hdtype: str, keep_xvd: bool, dry_run: bool,
-            as_json: bool) -> None:
+            as_json: bool, disks: DiskOptions, boot: BootOptions | None) -> None:
     """Convert the Xen PV guest GUEST (xl/xm config or libvirt XML) to HVM or PVH.
 
-    Writes OUTDIR/NAME.cfg and reports every key kept, changed, added or
-    dropped, and why.
+    Converts the guest's disks into new images (OUTDIR/NAME-xvdX.qcow2) that
+    boot as the target, writes OUTDIR/NAME.cfg pointing at them, and reports
+    every change to the config and inside the guest, and why.
     """
     request = ConversionRequest(
         source=guest, target=target, outdir=outdir, config_only=config_only,
         dry_run=dry_run,
-        hvm=HvmOptions(nic_model=nic_model, hdtype=hdtype, keep_xvd=keep_xvd))
+        hvm=HvmOptions(nic_model=nic_model, hdtype=hdtype, keep_xvd=keep_xvd),
+        disks=disks, boot=boot, progress=progress_for(as_json))
     print_result(convert(request), as_json=as_json, dry_run=dry_run)
 
 

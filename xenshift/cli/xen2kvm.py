@@ -6,8 +6,11 @@ from pathlib import Path
 
 import click
 
-from xenshift.cli.conversion_output import print_result
+from xenshift.bootcheck import BootOptions
+from xenshift.cli.conversion_output import print_result, progress_for
+from xenshift.cli.disk_options import disk_options
 from xenshift.cli.errors import report_errors
+from xenshift.convert.guest_disks import DiskOptions
 from xenshift.convert.libvirt import KvmOptions
 from xenshift.convert.pipeline import ConversionRequest, convert
 from xenshift.errors import InputError
@@ -27,8 +30,6 @@ def _mapping(option: str, pairs: tuple[str, ...]) -> dict[str, str]:
 @click.argument("guest", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "outdir", type=click.Path(file_okay=False, path_type=Path),
               help="Output directory (default: NAME-kvm/ beside the input).")
-@click.option("--config-only", is_flag=True,
-              help="Convert the config, not the guest's disks.")
 @click.option("--machine", type=click.Choice(["q35", "pc"]), default="q35",
               show_default=True, help="QEMU machine type.")
 @click.option("--accel", type=click.Choice(["kvm", "tcg"]), default="kvm",
@@ -40,24 +41,32 @@ def _mapping(option: str, pairs: tuple[str, ...]) -> dict[str, str]:
               help="Attach NICs of Xen bridge OLD to host bridge NEW.")
 @click.option("--network", "networks", multiple=True, metavar="OLD=NAME",
               help="Attach NICs of Xen bridge OLD to libvirt network NAME.")
-@click.option("--dry-run", is_flag=True, help="Print the XML; write nothing.")
+@click.option("--define", is_flag=True,
+              help="Define the domain in libvirt (virsh -c qemu:///system define).")
+@click.option("--dry-run", is_flag=True,
+              help="Print the XML and the guest changes; write nothing.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the result as one JSON object.")
 @report_errors
+@disk_options
 def xen2kvm(guest: Path, outdir: Path | None, config_only: bool, machine: str,
             accel: str, disk_bus: str, bridges: tuple[str, ...],
-            networks: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+            networks: tuple[str, ...], define: bool, dry_run: bool, as_json: bool,
+            disks: DiskOptions, boot: BootOptions | None) -> None:
     """Convert the Xen guest GUEST (xl/xm config or libvirt XML) to KVM.
 
-    Writes OUTDIR/NAME.xml, libvirt domain XML for `virsh define`, and
-    reports where every xl key went, or why it could not go anywhere.
+    Converts the guest's disks into new images (OUTDIR/NAME-xvdX.qcow2) that
+    boot on KVM, writes OUTDIR/NAME.xml (libvirt domain XML pointing at
+    them), and reports where every xl key went and every change inside the
+    guest, and why.
     """
     request = ConversionRequest(
         source=guest, target="kvm", outdir=outdir, config_only=config_only,
         dry_run=dry_run,
         kvm=KvmOptions(machine=machine, accel=accel, disk_bus=disk_bus,
                        bridges=_mapping("--bridge", bridges),
-                       networks=_mapping("--network", networks)))
+                       networks=_mapping("--network", networks)),
+        disks=disks, boot=boot, define=define, progress=progress_for(as_json))
     print_result(convert(request), as_json=as_json, dry_run=dry_run)
 
 

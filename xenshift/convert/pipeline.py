@@ -1,33 +1,59 @@
 """One guest's conversion from start to finish, as the commands run it.
 
-``convert`` reads the guest, converts its config for the target, and
-publishes the outputs into the output directory all at once. The commands
-(``xen2hvm``, ``xen2kvm``) and batch jobs all go through here, so a guest is
-converted the same way whichever way it is asked for.
+``convert`` reads the guest, converts its config for the target and, unless
+asked for the config only, its disks (:mod:`xenshift.convert.guest_disks`),
+pointing the new config at the new images; optionally it boots the result
+under QEMU before anything is published, then publishes the outputs into
+the output directory all at once. The commands (``xen2hvm``, ``xen2kvm``)
+and batch jobs all go through here, so a guest is converted the same way
+whichever way it is asked for.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+import subprocess
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from xenshift.bootcheck import BootCheckError, BootOptions, BootResult, boot_check
+from xenshift.config.devices.disk import parse_disk, with_image
+from xenshift.config.edit import set_list_items
 from xenshift.config.model import DomainConfig
+from xenshift.convert.guest import GuestPlan, PlanInput
+from xenshift.convert.guest_disks import (DiskOptions, GuestResult, backed_up, convert_disks,
+                                          convert_in_place, output_format, output_name,
+                                          plan_disks)
+from xenshift.convert.libvirt import DiskImage as KvmImage
 from xenshift.convert.libvirt import KvmOptions, to_kvm
+from xenshift.convert.libvirt.convert import map_domain
 from xenshift.convert.report import ChangeReport
+from xenshift.convert.retarget import XenConversion
 from xenshift.convert.source import load_guest
 from xenshift.convert.to_hvm import HvmOptions, to_hvm
 from xenshift.convert.to_pvh import to_pvh
+from xenshift.errors import XenshiftError
+from xenshift.inspect.facts import GuestFacts
+from xenshift.inspect.sources import DiskImage, disks_of_domain
 from xenshift.outputs import OutputDir, default_outdir, safe_name
+from xenshift.progress import QUIET, Progress
 
 TARGETS = ("hvm", "pvh", "kvm")
-CONFIG_ONLY_NOTE = ("converting the config only: guest disk conversion is "
-                    "not available in this version")
+CONFIG_ONLY_NOTE = "converting the config only (--config-only): the guest's disks are untouched"
+VIRSH_URI = "qemu:///system"
+
+
+class DefineError(XenshiftError):
+    """``virsh define`` refused the converted domain."""
 
 
 @dataclass(frozen=True)
 class ConversionRequest:
-    """What to convert, to what, and where the results go."""
+    """What to convert, to what, and where the results go.
+
+    ``boot`` asks for a boot check of the result (None: no check);
+    ``define`` defines a KVM result in libvirt once published.
+    """
 
     source: Path
     target: str                          # "hvm", "pvh" or "kvm"
@@ -36,6 +62,10 @@ class ConversionRequest:
     dry_run: bool = False
     hvm: HvmOptions = HvmOptions()
     kvm: KvmOptions = KvmOptions()
+    disks: DiskOptions = DiskOptions()
+    boot: BootOptions | None = None
+    define: bool = False
+    progress: Progress = QUIET
 
 
 @dataclass
@@ -48,6 +78,10 @@ class ConversionResult:
     notes: list[str] = field(default_factory=list)
     plan: str = ""             # the diff (xl targets) or the XML (kvm)
     plan_kind: str = "diff"    # "diff" or "xml"
+    facts: GuestFacts | None = None
+    guest_plan: GuestPlan | None = None
+    boot: BootResult | None = None
+    defined: bool = False
 
 
 def unified_diff(before: str, after: str, source: str, output: str) -> str:
@@ -57,36 +91,128 @@ def unified_diff(before: str, after: str, source: str, output: str) -> str:
         source, output))
 
 
-def _config_output(request: ConversionRequest, config: DomainConfig
-                   ) -> tuple[str, bytes, ChangeReport, str, str]:
-    """(file name, bytes, report, plan text, plan kind) of the converted config."""
+def _point_at_images(result: XenConversion, config: DomainConfig,
+                     images: dict[str, KvmImage]) -> XenConversion:
+    """The converted xl document with each converted disk's target and format."""
+    items = result.document.settings.get_string_list("disk") or []
+    texts = []
+    for source, item in zip(config.disks, items):
+        image = images.get(source.target or "")
+        texts.append(item.text if image is None else
+                     with_image(item.text, parse_disk(item.text), image.path, image.format))
+    if texts == [i.text for i in items]:
+        return result
+    result.report.changed("disk", "; ".join(i.text for i in items), "; ".join(texts),
+                          "the converted disk images")
+    return XenConversion(set_list_items(result.document, "disk", texts), result.report)
+
+
+def _config_output(request: ConversionRequest, config: DomainConfig,
+                   images: dict[str, KvmImage]) -> tuple[str, bytes, ChangeReport, str, str]:
+    """(file name, bytes, report, plan text, plan kind) of the converted config.
+
+    ``images`` maps a disk's source target to its converted image.
+    """
     name = safe_name(config.name)
     if request.target == "kvm":
-        xml, report = to_kvm(config, request.kvm)
+        xml, report = to_kvm(config, replace(request.kvm, disk_images=images))
         return f"{name}.xml", xml.encode(), report, xml, "xml"
     result = to_hvm(config, request.hvm) if request.target == "hvm" \
         else to_pvh(config)
-    outdir = request.outdir or default_outdir(request.source, config.name,
-                                              request.target)
+    result = _point_at_images(result, config, images)
+    outdir = _outdir(request, config)
     diff = unified_diff(config.document.text, result.document.text,
                         str(request.source), str(outdir / f"{name}.cfg"))
     return f"{name}.cfg", result.document.to_bytes(), result.report, diff, "diff"
+
+
+def _outdir(request: ConversionRequest, config: DomainConfig) -> Path:
+    return request.outdir or default_outdir(request.source, config.name, request.target)
+
+
+def _plan_input(request: ConversionRequest, config: DomainConfig) -> PlanInput:
+    """The disk names and MACs the guest planners need from the config."""
+    names = map_domain(config, request.kvm).renames if request.target == "kvm" else {}
+    return PlanInput(request.target, names, tuple(v.mac for v in config.vifs))
+
+
+def _images(request: ConversionRequest, config: DomainConfig) -> dict[str, KvmImage]:
+    """Where each disk's converted image will be, by its source target."""
+    if request.config_only or request.disks.in_place:
+        return {}
+    fmt = output_format(request.disks)
+    outdir = _outdir(request, config).resolve()  # libvirt wants absolute paths
+    name = safe_name(config.name)
+    return {spec.target: KvmImage(str(outdir / output_name(name, spec.vdev, fmt)), fmt)
+            for spec in config.disks if spec.target and not spec.is_cdrom}
+
+
+def _verify_boot(request: ConversionRequest, config: DomainConfig, guest: GuestResult,
+                 disks: list[DiskImage]) -> BootResult:
+    with request.progress.step("booting the converted guest"):
+        result = boot_check([guest.outputs[d.vdev] for d in disks], request.target,
+                            [v.mac for v in config.vifs],
+                            request.boot, request.kvm.machine, request.kvm.disk_bus)
+    if not result.booted:
+        raise BootCheckError(f"the converted guest did not reach userspace on ttyS0 within "
+                             f"{result.seconds:.0f} s; nothing was written. Its serial "
+                             f"console ended:\n{result.tail()}")
+    return result
+
+
+def _define(xml: Path) -> None:
+    proc = subprocess.run(["virsh", "-c", VIRSH_URI, "define", str(xml)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise DefineError(f"virsh define failed: {proc.stderr.strip()}")
+
+
+def _convert_guest(request: ConversionRequest, config: DomainConfig,
+                   disks: list[DiskImage], out: OutputDir, report: ChangeReport,
+                   result: ConversionResult) -> GuestResult:
+    plan_input = _plan_input(request, config)
+    if request.disks.in_place:
+        with backed_up(disks, report, request.progress):
+            guest = convert_in_place(disks, plan_input, report, request.progress)
+            if request.boot is not None:
+                result.boot = _verify_boot(request, config, guest, disks)
+        return guest
+    guest = convert_disks(safe_name(config.name), disks, plan_input, out, request.disks,
+                          report, request.progress)
+    if request.boot is not None:
+        result.boot = _verify_boot(request, config, guest, disks)
+    return guest
 
 
 def convert(request: ConversionRequest) -> ConversionResult:
     """Convert one guest; raise a XenshiftError and write nothing on failure."""
     if request.target not in TARGETS:
         raise ValueError(f"unknown target {request.target!r}")
+    if request.define and request.target != "kvm":
+        raise DefineError("--define defines KVM domains in libvirt")
     guest = load_guest(request.source)
     config = guest.config
-    filename, data, report, plan, plan_kind = _config_output(request, config)
-    result = ConversionResult(config.name, report,
-                              notes=guest.notes + [CONFIG_ONLY_NOTE],
-                              plan=plan, plan_kind=plan_kind)
+    filename, data, report, plan, plan_kind = _config_output(
+        request, config, _images(request, config))
+    disks = [] if request.config_only else disks_of_domain(config)
+    notes = guest.notes + ([CONFIG_ONLY_NOTE] if request.config_only else [])
+    result = ConversionResult(config.name, report, notes=notes, plan=plan,
+                              plan_kind=plan_kind)
     if request.dry_run:
+        if disks:
+            result.facts, result.guest_plan = plan_disks(
+                disks, _plan_input(request, config), request.progress)
+            result.guest_plan.record(report)
         return result
-    outdir = request.outdir or default_outdir(request.source, config.name,
-                                              request.target)
+    outdir = _outdir(request, config)
     with OutputDir(outdir) as out:
-        result.outputs.append(out.write(filename, data))
+        if disks:
+            converted = _convert_guest(request, config, disks, out, report, result)
+            result.facts, result.guest_plan = converted.facts, converted.plan
+            result.outputs += [out.final(Path(i.path).name) for i in converted.outputs.values()
+                               if not request.disks.in_place]
+        result.outputs.insert(0, out.write(filename, data))
+    if request.define:
+        _define(result.outputs[0])
+        result.defined = True
     return result

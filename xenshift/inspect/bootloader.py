@@ -38,16 +38,22 @@ TOOLS = ("grub-install", "grub2-install", "grub-mkconfig", "grub2-mkconfig",
 GRUB_LIB_DIRS = ("/usr/lib/grub", "/usr/lib/grub2")
 DEFAULT_GRUB = "/etc/default/grub"
 SYSCONFIG_BOOTLOADER = "/etc/sysconfig/bootloader"
+SYSCONFIG_GRUB = "/etc/sysconfig/grub"
 
 
 @dataclass(frozen=True)
 class BootEntry:
-    """One boot entry; ``kernel``/``initrd`` are paths in the guest's ``/``."""
+    """One boot entry; ``kernel``/``initrd`` are paths in the guest's ``/``.
+
+    ``menu_path`` is how grub2 names the entry as a default (``1>0``: the
+    first entry of the second top-level item), None for other loaders.
+    """
 
     title: str
     kernel: str | None
     initrd: str | None
     cmdline: KernelCmdline
+    menu_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,7 @@ def parse_grub2_cfg(text: str, file: str = "grub.cfg",
             if "$menuentry_id_option" in words[:-1]:
                 ident = words[words.index("$menuentry_id_option") + 1]
             keys.append((">".join(map(str, path)), title, ident))
-            current = {"title": title, "kernel": None, "initrd": None,
+            current = {"title": title, "kernel": None, "initrd": None, "path": keys[-1][0],
                        "cmdline": KernelCmdline(file, number, f"menuentry '{title}'", ())}
         elif line.rstrip().endswith("{"):
             stack.append("other")
@@ -149,7 +155,8 @@ def parse_grub2_cfg(text: str, file: str = "grub.cfg",
                 path.pop()
             elif kind == "menuentry" and current is not None:
                 entries.append(BootEntry(current["title"], current["kernel"],
-                                         current["initrd"], current["cmdline"]))
+                                         current["initrd"], current["cmdline"],
+                                         current["path"]))
                 current = None
         elif current is not None and head in ("linux", "linux16", "linuxefi", "kernel"):
             current["kernel"] = _path(words[1]) if len(words) > 1 else None
@@ -295,7 +302,7 @@ def gather_bootloader(files: GuestFiles) -> BootloaderFacts:
     elif config is not None:
         parsed = _PARSERS[kind](read_text(files, config) or "", config)
     entries = tuple(BootEntry(e.title, _in_root(files, e.kernel), _in_root(files, e.initrd),
-                              e.cmdline) for e in parsed.entries)
+                              e.cmdline, e.menu_path) for e in parsed.entries)
     default_grub = read_text(files, DEFAULT_GRUB) or ""
     sysconfig = read_text(files, SYSCONFIG_BOOTLOADER) or ""
     cmdlines = [e.cmdline for e in entries]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xenshift.errors import InputError, Location
+from xenshift.errors import InputError, Location, XenshiftError
 
 
 class InspectError(InputError):
@@ -26,3 +26,18 @@ class NoOperatingSystemError(InspectError):
 
 class UnsupportedGuestError(InspectError):
     """A guest xenshift does not convert: Windows, non-Linux, several OSes."""
+
+
+class GuestWriteError(XenshiftError):
+    """Writing a converted guest failed; ``location`` names the image or file."""
+
+    def __init__(self, message: str, where: str | None = None):
+        super().__init__(message, Location(where) if where else None)
+
+
+class ImageError(GuestWriteError):
+    """An output image (or backup) that could not be created or written."""
+
+
+class GuestUpdateError(GuestWriteError):
+    """A change to the guest (a file, a command run in it) that failed."""

@@ -86,6 +86,19 @@ class LayoutFacts:
                 return disk
         return None
 
+    def filesystem_of(self, device: str) -> Filesystem | None:
+        """The file system on a guest device (partition, whole disk or LV)."""
+        for disk in self.disks:
+            if disk.device == device:
+                return disk.filesystem
+            for part in disk.partitions:
+                if part.device == device:
+                    return part.filesystem
+        for volume in self.logical_volumes:
+            if volume.device == device:
+                return volume.filesystem
+        return None
+
 
 def classify_boot_sector(sector: bytes) -> BootCode:
     """What the boot code area of a first sector holds."""
@@ -97,22 +110,16 @@ def classify_boot_sector(sector: bytes) -> BootCode:
 
 
 def _filesystem(session: GuestSession, device: str) -> Filesystem | None:
-    g = session.handle
+    # One blkid run for type, UUID and label: each probe is a process
+    # start in the appliance, which is slow under TCG.
     try:
-        fstype = g.vfs_type(device)
-    except RuntimeError:
+        probe = session.handle.blkid(device)
+    except RuntimeError:  # blkid finds no signature
         return None
-    if not fstype:
+    if not probe.get("TYPE"):
         return None
-
-    def tag(call) -> str | None:
-        try:
-            return call(device) or None
-        except RuntimeError:
-            return None
-
-    return Filesystem(session.guest_device(device), fstype,
-                      tag(g.vfs_uuid), tag(g.vfs_label))
+    return Filesystem(session.guest_device(device), probe["TYPE"],
+                      probe.get("UUID") or None, probe.get("LABEL") or None)
 
 
 def gather_layout(session: GuestSession) -> LayoutFacts:

@@ -1,9 +1,11 @@
-"""One libguestfs handle per guest: all its disks, read-only, root mounted.
+"""One libguestfs handle per guest: all its disks, root mounted.
 
 Starting the appliance is the slow part of inspection (15-25 s under TCG),
 so a session is opened once per guest and every fact is read through it.
-Disks are added read-only (libguestfs puts a throw-away overlay on top) and
-file systems are mounted read-only: inspection never writes to a source.
+By default disks are added read-only (libguestfs puts a throw-away overlay
+on top) and file systems are mounted read-only: inspection never writes
+to a source. A conversion opens its own work images (never a source)
+read-write, reads the facts and then changes the guest in the same session.
 
 libguestfs reads ``LIBGUESTFS_BACKEND_SETTINGS`` from the environment; set
 it to ``force_tcg`` on hosts whose KVM cannot run the appliance.
@@ -85,15 +87,27 @@ class GuestSession:
     Use as a context manager. ``files`` reads the guest; ``handle`` is the
     raw guestfs handle for layout queries; ``guest_device`` turns the
     appliance's device names into the guest's own (``/dev/sda1`` →
-    ``/dev/xvda1``).
+    ``/dev/xvda1``). With ``writable`` the disks are opened read-write and
+    file systems mounted read-write: only for images the caller owns.
+    ``shown_as`` names, in error messages, the images the disks stand for
+    (a conversion's overlays stand for their sources). ``mounts`` (mount
+    point → guest device) mounts a guest already inspected, skipping the
+    inspection.
     """
 
-    def __init__(self, disks: list[DiskImage]):
+    def __init__(self, disks: list[DiskImage], writable: bool = False,
+                 shown_as: list[DiskImage] | None = None,
+                 mounts: dict[str, str] | None = None):
         self.disks = list(disks)
+        self.writable = writable
+        self.mounts = mounts
+        self._shown = {d.path: s for d, s in zip(self.disks, shown_as or self.disks)}
         self.handle: guestfs.GuestFS | None = None
         self.root: str | None = None
         self.unmounted: list[str] = []
+        self.notes: list[str] = []
         self._disk_by_letter: dict[str, DiskImage] = {}
+        self._device_by_vdev: dict[str, str] = {}
 
     def __enter__(self) -> GuestSession:
         self.open()
@@ -108,22 +122,27 @@ class GuestSession:
         return GuestfsFiles(self.handle)
 
     def open(self) -> None:
-        """Launch the appliance, find the one OS and mount its file systems."""
+        """Launch the appliance, find the one OS (unless ``mounts`` says where
+        it is) and mount its file systems."""
         g = guestfs.GuestFS(python_return_dict=True)
         self.handle = g
         for disk in self.disks:
-            g.add_drive_opts(disk.path, readonly=True, format=disk.format)
+            g.add_drive_opts(disk.path, readonly=not self.writable, format=disk.format)
         try:
             g.launch()
         except RuntimeError as err:
             self.close()
             raise CorruptImageError(f"libguestfs cannot open the disks: {err}",
-                                    describe(self.disks)) from None
+                                    self._describe()) from None
         for disk, device in zip(self.disks, g.list_devices()):
             self._disk_by_letter[_APPLIANCE_DISK.match(device).group(1)] = disk
+            self._device_by_vdev[disk.vdev] = device
         try:
-            self.root = self._find_root()
-            self._mount()
+            if self.mounts is None:
+                self.root = self._find_root()
+                self._mount(g.inspect_get_mountpoints(self.root))
+            else:
+                self._mount({mp: self.appliance_device(dev) for mp, dev in self.mounts.items()})
         except BaseException:
             self.close()
             raise
@@ -142,7 +161,7 @@ class GuestSession:
         try:
             roots = g.inspect_os()
         except RuntimeError as err:
-            raise CorruptImageError(f"inspection failed: {err}", describe(self.disks)) from None
+            raise CorruptImageError(f"inspection failed: {err}", self._describe()) from None
         for root in roots:
             kind = g.inspect_get_type(root)
             if kind != "linux":
@@ -154,7 +173,7 @@ class GuestSession:
             raise UnsupportedGuestError(
                 "several operating systems (roots " +
                 ", ".join(self.guest_device(r) for r in roots) + "): convert one at a time",
-                describe(self.disks))
+                self._describe())
         if not roots:
             windows = self._windows_file_system()
             if windows:
@@ -162,7 +181,7 @@ class GuestSession:
                     f"a Windows guest (\\Windows on {self.guest_device(windows)}): "
                     "xenshift converts Linux guests only", self._path_of(windows))
             raise NoOperatingSystemError("no operating system found on the disks",
-                                         describe(self.disks))
+                                         self._describe())
         return roots[0]
 
     def _windows_file_system(self) -> str | None:
@@ -186,12 +205,12 @@ class GuestSession:
                 return device
         return None
 
-    def _mount(self) -> None:
+    def _mount(self, mounts: dict[str, str]) -> None:
         g = self.handle
-        mounts = g.inspect_get_mountpoints(self.root)
+        mount = g.mount if self.writable else g.mount_ro
         for mountpoint in sorted(mounts, key=len):
             try:
-                g.mount_ro(mounts[mountpoint], mountpoint)
+                mount(mounts[mountpoint], mountpoint)
             except RuntimeError as err:
                 # fstab may list what these disks do not hold (a network
                 # share, a disk not given); the rest is still worth reading.
@@ -205,11 +224,22 @@ class GuestSession:
             disk = device
         match = _APPLIANCE_DISK.match(disk)
         image = self._disk_by_letter.get(match.group(1)) if match else None
-        return image.path if image else describe(self.disks)
+        return self._shown[image.path].path if image else self._describe()
+
+    def _describe(self) -> str:
+        return describe(list(self._shown.values()))
 
     def disk_of(self, appliance_disk: str) -> DiskImage:
         """The image behind an appliance whole-disk device (``/dev/sda``)."""
         return self._disk_by_letter[_APPLIANCE_DISK.match(appliance_disk).group(1)]
+
+    def appliance_device(self, device: str) -> str:
+        """The appliance's name for a guest device (``/dev/xvda1`` → ``/dev/sda1``)."""
+        for vdev, appliance in self._device_by_vdev.items():
+            rest = device.removeprefix(f"/dev/{vdev}")
+            if rest != device and (rest == "" or rest.isdigit()):
+                return appliance + rest
+        return device
 
     def guest_device(self, device: str) -> str:
         """The guest's name for an appliance device (LVs keep theirs)."""
@@ -242,7 +272,14 @@ class GuestSession:
     def packages(self) -> list[Package]:
         """Installed packages, from the guest's package database."""
         found = []
-        for app in self.handle.inspect_list_applications2(self.root):
+        try:
+            apps = self.handle.inspect_list_applications2(self.root)
+        except RuntimeError as err:
+            # An empty or damaged database (a stripped image, a chroot-built
+            # tree): kernels are still found in /boot, without package names.
+            self.notes.append(f"package database not readable: {err}")
+            return found
+        for app in apps:
             version = app["app2_version"]
             if app["app2_release"]:
                 version += "-" + app["app2_release"]

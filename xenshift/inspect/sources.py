@@ -15,8 +15,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from xenshift.config.devices.disk import parse_disk
+from xenshift.config.devices.disk import DiskSpec, parse_disk
 from xenshift.config.document import load_config
+from xenshift.config.model import DomainConfig
 from xenshift.errors import Location
 from xenshift.inspect.errors import CorruptImageError, MissingDiskError
 
@@ -99,15 +100,25 @@ def disks_from_config(path: str) -> list[DiskImage]:
     Relative targets are taken from the current directory, as ``xl`` does.
     """
     doc = load_config(path).check()
-    disks = []
+    specs = []
     for item in doc.settings.get_string_list("disk") or []:
         spec = parse_disk(item.text, Location(path, item.line, item.column))
-        if spec.is_cdrom or not spec.target:
-            continue
-        context = f"disk {spec.vdev} in {Location(path, item.line)}"
-        disks.append(probe_disk(spec.target, spec.vdev, spec.format, context))
+        specs.append((spec, f"disk {spec.vdev} in {Location(path, item.line)}"))
+    return _probe_specs(specs, path)
+
+
+def disks_of_domain(config: DomainConfig) -> list[DiskImage]:
+    """The disks (cdroms and empty drives left out) of a parsed domain config."""
+    where = config.path or "the config"
+    return _probe_specs([(spec, f"disk {spec.vdev} in {where}") for spec in config.disks],
+                        where)
+
+
+def _probe_specs(specs: list[tuple[DiskSpec, str]], where: str) -> list[DiskImage]:
+    disks = [probe_disk(spec.target, spec.vdev, spec.format, context)
+             for spec, context in specs if not spec.is_cdrom and spec.target]
     if not disks:
-        raise MissingDiskError("the config lists no disk to inspect", path)
+        raise MissingDiskError("the config lists no disk to inspect", where)
     return disks
 
 

@@ -338,16 +338,45 @@ def with_vdev(text: str, spec: DiskSpec, vdev: str) -> str:
     renamed spec is returned instead. Either way the result parses to
     ``spec`` with the new vdev.
     """
-    wanted = replace(spec, vdev=vdev)
     head, sep, tail = text.partition("target=")
     items = head.split(",")
     hits = [i for i, item in enumerate(items)
             if _names_vdev(item.strip(), spec.vdev)]
+    candidate = None
     if len(hits) == 1:
         item = items[hits[0]]
         core = item.strip()
         items[hits[0]] = item.replace(core, core.replace(spec.vdev, vdev, 1), 1)
         candidate = ",".join(items) + sep + tail
+    return _respelled(candidate, replace(spec, vdev=vdev))
+
+
+def with_image(text: str, spec: DiskSpec, target: str, fmt: DiskFormat) -> str:
+    """``text`` (the spec ``spec`` was read from) pointing at image file
+    ``target`` in format ``fmt``: a converted disk replacing the source.
+
+    A keyed ``target=`` (always last) and ``format=`` are rewritten in
+    place; other spellings get the canonical form. Markers of a block
+    device (``phy:``, ``backendtype=phy``) go, since the target is a file.
+    """
+    backendtype = None if spec.backendtype == "phy" else spec.backendtype
+    wanted = replace(spec, target=target, format=fmt, legacy_prefixes=(),
+                     backendtype=backendtype)
+    head, sep, _ = text.partition("target=")
+    candidate = None
+    if sep and not spec.legacy_prefixes and backendtype == spec.backendtype:
+        formats = re.findall(r"(?:^|,)\s*format=[a-z0-9]+", head)
+        if len(formats) == 1:
+            head = re.sub(r"format=[a-z0-9]+", f"format={fmt}", head, count=1)
+        elif not formats:
+            head = f"format={fmt}, {head.lstrip()}"
+        candidate = head + sep + target + ("," if target.endswith(",") else "")
+    return _respelled(candidate, wanted)
+
+
+def _respelled(candidate: str | None, wanted: DiskSpec) -> str:
+    """``candidate`` if libxlu reads it back as ``wanted``, else the canonical text."""
+    if candidate is not None:
         try:
             if parse_disk(candidate) == wanted:
                 return candidate

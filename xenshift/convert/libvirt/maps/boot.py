@@ -103,11 +103,12 @@ def _kernel(ctx: MapContext) -> None:
         else:
             ctx.dropped("ramdisk", "no direct kernel boot without kernel=")
     _command_line(ctx, direct)
-    if not direct and ctx.config.guest_type is not GuestType.HVM:
+    converted = bool(ctx.options.disk_images)  # the disk conversion installs GRUB
+    if not direct and ctx.config.guest_type is not GuestType.HVM and not converted:
         ctx.warn("boot", "the guest was started by pygrub/pv-grub (or not at all): "
                  "KVM boots the disk's own bootloader, which a PV image usually "
-                 "lacks; the disk conversion (a later xenshift step) installs "
-                 "GRUB - until then this domain will not boot")
+                 "lacks; the disk conversion (xen2kvm without --config-only) "
+                 "installs GRUB - until then this domain will not boot")
 
 
 def _command_line(ctx: MapContext, direct: bool) -> None:
