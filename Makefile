@@ -9,6 +9,7 @@ VENV := .venv
 VENV_PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
 DEMO_CONFIG := fixtures/configs/suse-vm-install-pv.cfg
+DEMO_KVM := .cache/demo/xenshift-pv-a-kvm
 PYTEST_ARGS ?=
 
 # libguestfs's appliance hangs under this machine's KVM; TCG works.
@@ -39,6 +40,13 @@ demo: install
 	$(VENV)/bin/xenshift config lint $(DEMO_CONFIG)
 	@echo "== xenshift config show $(DEMO_CONFIG)"
 	$(VENV)/bin/xenshift config show $(DEMO_CONFIG)
+	@echo "== build the built-in Debian 12 Xen PV guest (cached in .cache/images; a few minutes the first time)"
+	$(VENV_PY) -m fixtures.images a
+	@echo "== xen-inspect: what the PV guest needs to boot elsewhere"
+	$(VENV)/bin/xen-inspect "$$($(VENV_PY) -m fixtures.images a)"
+	@echo "== xen2kvm: convert its disks and config for KVM, boot the result under QEMU, show the change report"
+	mkdir -p $(dir $(DEMO_KVM)) && rm -rf $(DEMO_KVM)
+	$(VENV)/bin/xen2kvm "$$($(VENV_PY) -m fixtures.images a)" -o $(DEMO_KVM) --verify-boot
 	./scripts/demo-migrate
 
 # pytest exits 5 when it collects no tests: that is a broken set-up, not a pass.

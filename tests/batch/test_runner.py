@@ -163,3 +163,72 @@ def test_a_second_runner_is_refused_while_one_holds_the_job(tmp_path: Path) -> N
                               capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "another xen-batch is running this job" in proc.stderr
+
+
+def _appliances_of(parent: int) -> list[int]:
+    """QEMU processes (libguestfs appliances) descended from ``parent``."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        pid = int(text.split(" ", 1)[0])
+        names[pid] = text[text.index("(") + 1:text.rindex(")")]
+        ppid = int(text.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [parent]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            todo.append(child)
+            if names.get(child, "").startswith("qemu"):
+                found.append(child)
+    return found
+
+
+@pytest.mark.slow
+def test_fleet_with_disk_guests_killed_mid_disk_conversion_completes_once(
+        tmp_path: Path, pv_guest) -> None:
+    """40 config-only guests and 3 real guests converted with their disks."""
+    job_path = _fleet(tmp_path, count=40, workers=2)
+    source = pv_guest("b").config.read_text()
+    disks = tmp_path / "disk-guests"
+    disks.mkdir()
+    for i in range(3):
+        (disks / f"pv{i}.cfg").write_text(source + f'\nname = "disk-guest{i}"\n')
+    with job_path.open("a") as job:
+        job.write('\n[[guest]]\nconfig = "disk-guests/*.cfg"\nconfig_only = false\n'
+                  'format = "raw"\n')
+    runner = subprocess.Popen([str(XEN_BATCH), "run", str(job_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = tmp_path / "out" / "xen-batch.journal"
+    # Kill while a disk guest is inside its libguestfs appliance.
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and not _appliances_of(runner.pid):
+        assert runner.poll() is None, "the run ended before any disk conversion began"
+        time.sleep(0.2)
+    time.sleep(random.Random(7).uniform(2, 10))
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait(timeout=30)
+    assert _progress(journal)[1] < 43
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (_workers_alive(runner.pid)
+                                           or _appliances_of(runner.pid)):
+        time.sleep(0.2)
+    rerun = subprocess.run([str(XEN_BATCH), "run", str(job_path)],
+                           capture_output=True, text=True, timeout=1500)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    job = load_job(job_path)
+    j = Journal(job.output)
+    try:
+        rows = j.rows()
+        assert len(rows) == 43 and all(r.state is State.DONE for r in rows)
+        assert j.check() == [] and all(r.completions == 1 for r in rows)
+    finally:
+        j.close()
+    for i in range(3):
+        out = job.output / f"disk-guest{i}"
+        assert len(list(out.glob("*.img"))) == 2, list(out.iterdir())
+        assert (out / f"disk-guest{i}.xml").exists()
+    assert not (job.output / ".staging").exists()

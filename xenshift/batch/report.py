@@ -35,8 +35,9 @@ def _guest_entry(row: GuestRow) -> dict:
                      if c["kind"] == "warning"],
         "outputs": result.get("outputs", []),
         "notes": result.get("notes", []),
-        "facts": result.get("facts"),
-        "readiness": result.get("readiness"),
+        "facts": (result.get("guest") or {}).get("facts"),
+        "readiness": ((result.get("guest") or {}).get("facts") or {}).get("readiness"),
+        "boot": result.get("boot"),
         "report": report,
     }
 

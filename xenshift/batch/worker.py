@@ -23,6 +23,8 @@ from pathlib import Path
 
 from xenshift.atomic import write_atomic
 from xenshift.batch.jobfile import GuestJob, GuestOptions
+from xenshift.bootcheck import BootOptions
+from xenshift.convert.guest_disks import DiskOptions
 from xenshift.convert.libvirt import KvmOptions
 from xenshift.convert.pipeline import ConversionRequest, convert
 from xenshift.convert.to_hvm import HvmOptions
@@ -61,7 +63,9 @@ def request_for(guest: GuestJob, outdir: Path) -> ConversionRequest:
         config_only=o.config_only,
         hvm=HvmOptions(nic_model=o.nic_model, hdtype=o.hdtype),
         kvm=KvmOptions(machine=o.machine, accel=o.accel, disk_bus=o.disk_bus,
-                       bridges=dict(o.bridge), networks=dict(o.network)))
+                       bridges=dict(o.bridge), networks=dict(o.network)),
+        disks=DiskOptions(output_format=o.format),
+        boot=BootOptions() if o.verify_boot else None)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -80,12 +84,11 @@ def run_task(task: Task, parent: int, reply: Connection) -> None:
     try:
         task.staging.mkdir(parents=True)
         result = convert(request_for(task.guest, task.staging / "out"))
-        record = {
+        record = result.to_json() | {
             "name": task.name, "source": str(task.guest.source),
             "target": task.guest.options.target,
             "config_only": task.guest.options.config_only,
             "outputs": [str(task.destination / p.name) for p in result.outputs],
-            "notes": result.notes, "report": result.report.to_json(),
             "seconds": time.monotonic() - started,
         }
         out = task.staging / "out"

@@ -34,6 +34,7 @@ from xenshift.convert.to_hvm import HvmOptions, to_hvm
 from xenshift.convert.to_pvh import to_pvh
 from xenshift.errors import XenshiftError
 from xenshift.inspect.facts import GuestFacts
+from xenshift.inspect.readiness import assess
 from xenshift.inspect.sources import DiskImage, disks_of_domain
 from xenshift.outputs import OutputDir, default_outdir, safe_name
 from xenshift.progress import QUIET, Progress
@@ -82,6 +83,51 @@ class ConversionResult:
     guest_plan: GuestPlan | None = None
     boot: BootResult | None = None
     defined: bool = False
+
+    def to_json(self, dry_run: bool = False) -> dict:
+        """The outcome as one JSON object (the commands' and jobs' --json)."""
+        out = {"name": self.name, "dry_run": dry_run,
+               "outputs": [str(p) for p in self.outputs],
+               "notes": self.notes, "report": self.report.to_json()}
+        if dry_run:
+            out[self.plan_kind] = self.plan
+        if self.guest_plan is not None and self.facts is not None:
+            out["guest"] = {"facts": facts_summary(self.facts),
+                            "plan": self.guest_plan.to_json()}
+        if self.boot is not None:
+            out["boot"] = {"booted": self.boot.booted,
+                           "seconds": round(self.boot.seconds, 1),
+                           "evidence": self.boot.evidence}
+        if self.defined:
+            out["defined"] = True
+        return out
+
+
+def facts_summary(facts: GuestFacts) -> dict:
+    """The facts a conversion report needs, not the whole inspection."""
+    os_ = facts.os
+    disks = []
+    for d in facts.layout.disks if facts.layout else ():
+        fs = d.filesystem.fstype if d.filesystem else None
+        disks.append({"vdev": d.vdev, "partition_table": d.partition_table,
+                      "boot_code": d.boot_code, "whole_disk_filesystem": fs,
+                      "partitions": [p.device for p in d.partitions]})
+    default = facts.default_kernel()
+    return {
+        "os": {"distro": os_.distro, "version": os_.version, "product": os_.product_name,
+               "root": os_.root, "mountpoints": os_.mountpoints, "selinux": os_.selinux},
+        "disks": disks,
+        "bootloader": {"kind": facts.bootloader.kind, "config": facts.bootloader.config},
+        "kernels": [{"version": k.version, "package": k.package, "pv_only": k.pv_only}
+                    for k in facts.kernels],
+        "default_kernel": default.version if default else None,
+        "initrd_tool": facts.initrd.tool,
+        "consoles": sorted({c.device for c in facts.console.kernel_consoles}),
+        "device_references": [f"{r.file}:{r.line} {r.spec}" for r in facts.storage.refs],
+        "readiness": {target: {"status": v.status,
+                               "reasons": [f.message for f in v.findings]}
+                      for target, v in assess(facts).items()},
+    }
 
 
 def unified_diff(before: str, after: str, source: str, output: str) -> str:
