@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from tests.config.generated import ConfigGenerator
 from tests.oracles.libxlu_cfg import xlu_parse
@@ -125,6 +125,16 @@ def test_append_to_string_concatenates() -> None:
     assert append(doc, "extra", " quiet").settings.get_string("extra") == "console=hvc0 quiet"
 
 
+def test_statement_starting_on_an_overridden_statements_last_line() -> None:
+    text = ("  vcpus += [ 1\n# one\n,\n  ] ; vcpus = [ 2,\n# two\n3 ]\n"
+            "name = 'x'\n")
+    doc = parse_xl(text)
+    new = set_value(doc, "vcpus", 4)
+    assert new.text == "  # one\n# two\n  vcpus = 4\nname = 'x'\n"
+    gone = unset(doc, "vcpus")
+    assert gone.text == "  # one\n# two\n  \nname = 'x'\n"
+
+
 def test_invalid_key_is_refused() -> None:
     with pytest.raises(ConfigError, match="not a valid key"):
         set_value(parse_xl("a = 1\n"), "Memory", 1)
@@ -139,14 +149,24 @@ def test_xm_files_are_edited_in_python_syntax() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(st.integers(min_value=0, max_value=10**6))
+@example(584)
+@example(3)
 def test_generated_configs_round_trip_and_edit_locally(seed: int) -> None:
     text = ConfigGenerator(seed).config()
     doc = parse_xl(text)
     assert doc.to_bytes() == text.encode("utf-8", "surrogateescape")
     if not doc.ok:
         return
+    before = doc.settings.to_json()
     for key in doc.settings.keys():
         new = set_value(doc, key, [1, "two"])
         assert new.ok
         assert new.settings.to_json()[key] == [1, "two"]
         assert _others_kept(doc, new.text, key), key
+        gone = unset(doc, key)
+        assert key not in gone.settings.to_json()
+        assert _others_kept(doc, gone.text, key), key
+        if isinstance(before[key], list):
+            grown = append(doc, key, "x")
+            assert grown.settings.to_json()[key] == before[key] + ["x"]
+            assert _others_kept(doc, grown.text, key), key

@@ -33,6 +33,7 @@ class _Splice:
 
 
 def _apply(text: str, splices: list[_Splice]) -> str:
+    splices = _insertions_outside_removals(text, splices)
     out = []
     pos = 0
     # Insertions (start == end) sort before a removal at the same place.
@@ -42,6 +43,29 @@ def _apply(text: str, splices: list[_Splice]) -> str:
         pos = sp.end
     out.append(text[pos:])
     return "".join(out)
+
+
+def _insertions_outside_removals(text: str,
+                                 splices: list[_Splice]) -> list[_Splice]:
+    """Move hoisted-comment insertions out of text that another splice removes.
+
+    A statement can start on the last line of an earlier statement of the
+    same key ('...] ; key = [...'); the comments hoisted to its line start
+    would land inside the earlier statement's removal, so they go to the
+    start of the line where that removal begins.
+    """
+    removals = [sp for sp in splices if sp.end > sp.start]
+    moved = []
+    for sp in splices:
+        pos = sp.start
+        # Each move goes strictly backwards, so this ends.
+        while sp.start == sp.end:
+            cover = next((r for r in removals if r.start < pos < r.end), None)
+            if cover is None:
+                break
+            pos = text.rfind("\n", 0, cover.start) + 1
+        moved.append(_Splice(pos, pos, sp.text) if pos != sp.start else sp)
+    return moved
 
 
 def _format(doc: Document, value: PlainValue | Value, indent: str = "") -> str:
@@ -216,30 +240,45 @@ def _list_insertion(doc: Document, lst: ListValue,
             item, ListValue) else item))]
     last = lst.items[-1]
     multiline = "\n" in text[lst.start:close]
-    rest = text[last.end:close]
-    trailing_comma = rest.lstrip(" \t\n").startswith(",") or \
-        re.match(r"[ \t]*(#[^\n]*)?\n[ \t\n]*,", rest) is not None
+    comma = _trailing_comma(text, last.end, close)
     if not multiline:
         return [_Splice(last.end, last.end, ", " + _format(doc, item))]
     line_start = text.rfind("\n", 0, last.start) + 1
     indent = text[line_start:last.start]
     indent = indent if not indent.strip() else "    "
     rendered = _format(doc, item, indent)
-    pos = last.end
-    comma = re.match(r"[ \t]*,", text[pos:])
     splices = []
-    if comma:
-        pos += comma.end()
-    else:
+    if comma is None:
         splices.append(_Splice(last.end, last.end, ","))
+        pos = last.end
+    else:
+        pos = comma + 1
     line_end = text.find("\n", pos)
     if line_end < 0 or line_end > close:
         # The closing bracket shares the last item's line.
         splices.append(_Splice(pos, pos, f"\n{indent}{rendered}"))
         return splices
     splices.append(_Splice(line_end, line_end,
-                           f"\n{indent}{rendered}" + ("," if trailing_comma else "")))
+                           f"\n{indent}{rendered}" + ("," if comma is not None else "")))
     return splices
+
+
+def _trailing_comma(text: str, start: int, close: int) -> int | None:
+    """Offset of the comma after a list's last item, if it has one.
+
+    Only blanks, comments and that comma can stand between the last item
+    and the closing bracket, in both dialects.
+    """
+    pos = start
+    while pos < close:
+        char = text[pos]
+        if char == ",":
+            return pos
+        if char == "#":
+            newline = text.find("\n", pos)
+            pos = close if newline < 0 else newline
+        pos += 1
+    return None
 
 
 def set_list_items(doc: Document, key: str, texts: list[str]) -> Document:

@@ -103,8 +103,10 @@ class _ToHvm(Retarget):
                 f"{self.config.path}: disks {parts} are partitions of virtual "
                 "disks (vdevs like xvda1); HVM firmware boots only whole "
                 "disks, so this guest needs a disk-layout change first: "
-                "xen2hvm without --config-only rebuilds its disks as one "
-                "partitioned disk")
+                "declare a root file-system image as a whole disk (xvda) and "
+                "xen2hvm without --config-only rebuilds it as a partitioned "
+                "disk; several partition images must be merged into one "
+                "partitioned disk beforehand")
         plan = _plan_vdevs(disks, self.options.keep_xvd)
         texts = []
         for i, (disk, item) in enumerate(zip(disks, items)):

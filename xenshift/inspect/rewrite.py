@@ -62,6 +62,23 @@ def _command(session: GuestSession, argv: tuple[str, ...]) -> str:
 
 def _grub_install(session: GuestSession, step: GrubInstall) -> None:
     device = session.appliance_device(f"/dev/{step.vdev}")
+    # grub-install's safety check reads the disk right after the plan's
+    # writes; under heavy load it has read an unsettled device and refused
+    # ('unable to identify a filesystem'). Flushing and settling udev, then
+    # one more try, rides that out; a real problem fails both times.
+    for attempt in (1, 2):
+        try:
+            _grub_install_once(session, step, device)
+            return
+        except GuestUpdateError:
+            if attempt == 2:
+                raise
+            session.handle.sync()
+            session.handle.blockdev_flushbufs(device)
+            _appliance_sh(session, "udevadm settle", step.vdev)
+
+
+def _grub_install_once(session: GuestSession, step: GrubInstall, device: str) -> None:
     if step.tool is not None:
         _command(session, (step.tool, "--target=i386-pc", device))
         return
@@ -69,16 +86,21 @@ def _grub_install(session: GuestSession, step: GrubInstall) -> None:
     # builds the core image from the guest's modules into the guest's /boot.
     argv = ["grub-install", "--target=i386-pc", f"--directory={SYSROOT}{step.modules_dir}",
             f"--boot-directory={SYSROOT}{step.boot_directory}", device]
-    script = " ".join(shlex.quote(a) for a in argv) + f' 2>&1; echo "{_EXIT_MARK}$?"'
+    _appliance_sh(session, " ".join(shlex.quote(a) for a in argv), step.vdev)
+
+
+def _appliance_sh(session: GuestSession, command: str, vdev: str) -> None:
+    """Run ``command`` in the libguestfs appliance; its failure names ``vdev``."""
+    script = f'{command} 2>&1; echo "{_EXIT_MARK}$?"'
+    what = command.split()[0]
     try:
         output = session.handle.debug("sh", [script])
     except RuntimeError as err:
-        raise GuestUpdateError(f"grub-install failed: {err}", step.vdev) from None
+        raise GuestUpdateError(f"{what} failed: {err}", vdev) from None
     status = output.rsplit(_EXIT_MARK, 1)[-1].strip()
     if status != "0":
         detail = output.rsplit(_EXIT_MARK, 1)[0].strip().splitlines()
-        raise GuestUpdateError(f"grub-install failed: {detail[-1] if detail else status}",
-                               step.vdev)
+        raise GuestUpdateError(f"{what} failed: {detail[-1] if detail else status}", vdev)
 
 
 def _rebuild_initrd(session: GuestSession, step: RebuildInitrd, report: ChangeReport) -> None:
