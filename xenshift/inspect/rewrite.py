@@ -61,24 +61,19 @@ def _command(session: GuestSession, argv: tuple[str, ...]) -> str:
 
 
 def _grub_install(session: GuestSession, step: GrubInstall) -> None:
+    # grub-install has, rarely and only under heavy load, found neither a
+    # partition table nor a file system on a disk that has both, and kept
+    # failing in that appliance; in a fresh appliance it succeeds. One more
+    # try there; a real problem fails both times.
+    try:
+        _grub_install_once(session, step)
+    except GuestUpdateError:
+        session.relaunch()
+        _grub_install_once(session, step)
+
+
+def _grub_install_once(session: GuestSession, step: GrubInstall) -> None:
     device = session.appliance_device(f"/dev/{step.vdev}")
-    # grub-install's safety check reads the disk right after the plan's
-    # writes; under heavy load it has read an unsettled device and refused
-    # ('unable to identify a filesystem'). Flushing and settling udev, then
-    # one more try, rides that out; a real problem fails both times.
-    for attempt in (1, 2):
-        try:
-            _grub_install_once(session, step, device)
-            return
-        except GuestUpdateError:
-            if attempt == 2:
-                raise
-            session.handle.sync()
-            session.handle.blockdev_flushbufs(device)
-            _appliance_sh(session, "udevadm settle", step.vdev)
-
-
-def _grub_install_once(session: GuestSession, step: GrubInstall, device: str) -> None:
     if step.tool is not None:
         _command(session, (step.tool, "--target=i386-pc", device))
         return

@@ -147,6 +147,16 @@ class GuestSession:
             self.close()
             raise
 
+    def relaunch(self) -> None:
+        """Shut the appliance down and start a fresh one on the same disks.
+
+        A writable session's changes are on the disks by then (shutdown
+        syncs and unmounts), so the new appliance sees them.
+        """
+        self.close()
+        self.unmounted = []
+        self.open()
+
     def close(self) -> None:
         """Shut the appliance down (idempotent)."""
         if self.handle is not None:
