@@ -123,7 +123,9 @@ def sim_pool(size, show):
     host's free heap is: domains started or migrated here take a region of
     it when it has room, and give it back zeroed when they stop or migrate
     away.  Domains that hold pool memory keep it until they go; the pool
-    cannot shrink below them.
+    cannot shrink below them.  When the state dir is a tmpfs mounted with
+    huge=within_size the pool is in 2 MiB pages, as a Xen guest's memory is
+    in superpages, and receiving a guest into it is much faster.
     """
     pool = SimBackend().pool
     status = pool.resize(parse_pages(size, "--size")) if size is not None else pool.status()
@@ -137,7 +139,10 @@ def format_pool(status: PoolStatus) -> str:
         return "no memory pool: domains get fresh memory"
     held = status.pages - status.free
     lines = [f"pool: {format_bytes(status.pages * PAGE_SIZE)} ({status.pages} pages), "
-             f"{format_bytes(status.resident)} resident",
+             f"{format_bytes(status.resident)} resident, in "
+             + ("2 MiB pages" if status.huge else
+                "4 KiB pages (a tmpfs mounted with huge=within_size on the state dir "
+                "gives 2 MiB pages)"),
              f"held: {format_bytes(held * PAGE_SIZE)} by {len(status.held)} domain(s)"]
     for name, region in status.held.items():
         lines.append(f"  {name:<32} {format_bytes(region.count * PAGE_SIZE):>10}  "

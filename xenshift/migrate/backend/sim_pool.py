@@ -19,6 +19,13 @@ scrubbed in native code and its region listed clean at once; a region left
 behind by a crash is scrubbed lazily, when it is next handed out.
 
 Every change happens under an flock of the state dir.
+
+A Xen host gives guests 2 MiB superpages where it can; a simulated host's
+memory gets them when its state dir is a tmpfs mounted with
+``huge=within_size`` (or ``always``).  Receiving a guest into such a pool
+is much faster: the kernel copies into memory mapped by a few thousand
+page-table entries instead of half a million.  ``huge_pages`` tells which
+kind of memory a pool has; ``sim pool --show`` prints it.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import fcntl
 import json
 import mmap
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +49,7 @@ POOL_DIR, HEAP, CLEAN = "pool", "heap", "clean"
 # Not in Python 3.11's mmap module; Linux 5.14 and later.
 MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)
 _CTL_SIZE = ffi.sizeof("struct xs_sim_ctl")
+SHMEM_ENABLED = Path("/sys/kernel/mm/transparent_hugepage/shmem_enabled")
 
 
 @dataclass(frozen=True, order=True)
@@ -63,6 +72,7 @@ class PoolStatus:
     held: dict[str, Region] = field(default_factory=dict)  # domain directory name -> region
     clean: int = 0  # free pages known to be zero
     resident: int = 0  # bytes of the heap in RAM
+    huge: bool = False  # the heap is in 2 MiB pages (see huge_pages)
 
     @property
     def free(self) -> int:
@@ -73,6 +83,45 @@ class PoolStatus:
         """Free pages still to scrub (left by domains that did not go through
         :func:`remove_domain`)."""
         return self.free - self.clean
+
+
+def huge_pages(path: Path, mountinfo: str | None = None,
+               shmem_enabled: str | None = None) -> bool:
+    """Whether a file at ``path`` is backed by 2 MiB pages: it lies on a
+    tmpfs mounted with ``huge=always`` or ``huge=within_size``, or the
+    kernel forces huge pages on every tmpfs.  ``mountinfo`` and
+    ``shmem_enabled`` default to the running system's."""
+    if shmem_enabled is None:
+        shmem_enabled = _read(SHMEM_ENABLED)
+    # The system-wide setting overrides every mount's: "deny" and "force".
+    if "[deny]" in shmem_enabled or "[force]" in shmem_enabled:
+        return "[force]" in shmem_enabled
+    if mountinfo is None:
+        mountinfo = _read(Path("/proc/self/mountinfo"))
+    target = os.path.realpath(path)
+    best, huge = "", False
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        sep = fields.index("-")
+        # Mount points escape blanks and backslashes as octal (\040).
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        # The longest (and, on a tie, the last: it is on top) mount point wins.
+        if inside and len(point) >= len(best) and len(fields) > sep + 3:
+            options = fields[sep + 3].split(",")
+            best = point
+            huge = fields[sep + 1] == "tmpfs" and bool(
+                {"huge=always", "huge=within_size"} & set(options))
+    return huge
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 def _minus(runs: list[Region], cuts: list[Region]) -> list[Region]:
@@ -132,7 +181,7 @@ class HostPool:
         clean = _minus(self._clean(), list(held.values()))
         # On tmpfs a file's blocks are its pages in RAM.
         return PoolStatus(st.st_size // PAGE_SIZE, held, sum(r.count for r in clean),
-                          st.st_blocks * 512)
+                          st.st_blocks * 512, huge_pages(self.heap))
 
     def is_heap(self, st: os.stat_result) -> bool:
         """Whether the file ``st`` describes is this pool's heap."""
