@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 
 import pytest
 
@@ -15,6 +16,7 @@ from xenshift.migrate.precopy import Precopy
 from xenshift.migrate.stream import hvm_context
 from xenshift.migrate.stream.framing import ExactReader
 from xenshift.migrate.stream.reader import Format, read_stream
+from xenshift.migrate.stream.writer import CpuPolicy
 from xenshift.migrate.telemetry import Telemetry
 
 xenctrl = pytest.importorskip("xenshift.native._xenctrl", reason="built without libxen-dev")
@@ -116,6 +118,24 @@ class FakeXen:
         mode[0], nsec[0], khz[0], inc[0] = 0, 5, 3000000, 1
         return 0
 
+    # Three CPUID leaves and two MSRs, as xc_cpu_policy_serialise lays them out.
+    LEAVES = struct.pack("<6I", 0, 0xffffffff, 0xd, 0x756e6547, 0x6c65746e, 0x49656e69) + \
+        struct.pack("<6I", 1, 0xffffffff, 0x806f8, 0x800, 0xfffa3203, 0x178bfbff) + \
+        struct.pack("<6I", 7, 0, 0, 0x219c07ab, 0, 0)
+    MSRS = struct.pack("<IIQ", 0xce, 0, 1 << 31) + struct.pack("<IIQ", 0x10a, 0, 0)
+
+    def xc_cpu_policy_get_size(self, xch, nr_leaves, nr_msrs):
+        nr_leaves[0], nr_msrs[0] = 8, 4  # room for more than the guest has
+        return 0
+
+    def xs_xen_cpu_policy(self, xch, domid, leaves, nr_leaves, msrs, nr_msrs):
+        assert domid == DOMID
+        assert nr_leaves[0] * 24 >= len(self.LEAVES) and nr_msrs[0] * 16 >= len(self.MSRS)
+        ffi.memmove(leaves, self.LEAVES, len(self.LEAVES))
+        ffi.memmove(msrs, self.MSRS, len(self.MSRS))
+        nr_leaves[0], nr_msrs[0] = len(self.LEAVES) // 24, len(self.MSRS) // 16
+        return 0
+
     def xc_hvm_param_get(self, xch, domid, index, value):
         value[0] = {1: PAGES - 1, 17: PAGES - 2}.get(index, 0)
         return 0
@@ -167,6 +187,8 @@ def test_save_loop_against_fake_libxenctrl():
     assert sink.mem == fake.mem
     assert contents.tail.hvm_context == FakeXen.CONTEXT
     assert dict(contents.tail.hvm_params.params) == {1: PAGES - 1, 17: PAGES - 2}
+    # The guest's CPU policy travels, so the destination does not impose its own.
+    assert contents.policy == CpuPolicy(FakeXen.LEAVES, FakeXen.MSRS)
     source.resume()
     assert not fake.shutdown
 

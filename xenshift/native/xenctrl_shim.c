@@ -4,6 +4,7 @@
 #include <string.h>
 #include <xenctrl.h>
 #include <xenforeignmemory.h>
+#include <xenguest.h>
 
 #include "xenctrl_shim.h"
 
@@ -40,6 +41,31 @@ int xs_xen_dominfo(xc_interface *xch, uint32_t first,
         memcpy(out[i].handle, info[i].handle, 16);
     }
     return n;
+}
+
+_Static_assert(sizeof(xen_cpuid_leaf_t) == XS_CPUID_LEAF_SIZE, "cpuid leaf");
+_Static_assert(sizeof(xen_msr_entry_t) == XS_MSR_ENTRY_SIZE, "msr entry");
+
+/* The domain's CPUID and MSR policy, serialised into arrays whose
+ * capacities (in entries) *nr_leaves and *nr_msrs give on entry and whose
+ * counts they hold on return.  The policy object is opaque to callers, so
+ * getting and serialising it happen together here. */
+int xs_xen_cpu_policy(xc_interface *xch, uint32_t domid,
+                      uint8_t *leaves, uint32_t *nr_leaves,
+                      uint8_t *msrs, uint32_t *nr_msrs)
+{
+    xc_cpu_policy_t *policy = xc_cpu_policy_init();
+    int rc = -1;
+
+    if (!policy)
+        return -1;
+    if (xc_cpu_policy_get_domain(xch, domid, policy) == 0 &&
+        xc_cpu_policy_serialise(xch, policy, (xen_cpuid_leaf_t *)leaves,
+                                nr_leaves, (xen_msr_entry_t *)msrs,
+                                nr_msrs) == 0)
+        rc = 0;
+    xc_cpu_policy_destroy(policy);
+    return rc;
 }
 
 /* CLEAN or PEEK the log-dirty bitmap into the caller's buffer.  The

@@ -46,6 +46,8 @@ int xc_hvm_param_get(xc_interface *handle, uint32_t dom, uint32_t param,
 int xc_domain_get_tsc_info(xc_interface *xch, uint32_t domid,
                            uint32_t *tsc_mode, uint64_t *elapsed_nsec,
                            uint32_t *gtsc_khz, uint32_t *incarnation);
+int xc_cpu_policy_get_size(xc_interface *xch, uint32_t *nr_leaves,
+                           uint32_t *nr_msrs);
 #endif
 
 struct xs_xen_dominfo {
@@ -63,6 +65,14 @@ struct xs_xen_dominfo {
 int xs_xen_version(xc_interface *xch, uint32_t *major, uint32_t *minor);
 int xs_xen_dominfo(xc_interface *xch, uint32_t first,
                    struct xs_xen_dominfo *out, unsigned int max);
+/* Entry sizes of the serialised policy (xen_cpuid_leaf_t, xen_msr_entry_t),
+ * which X86_CPUID_POLICY and X86_MSR_POLICY carry as they are (the stream
+ * module's CPUID_ENTRY_SIZE and MSR_ENTRY_SIZE). */
+#define XS_CPUID_LEAF_SIZE 24
+#define XS_MSR_ENTRY_SIZE 16
+int xs_xen_cpu_policy(xc_interface *xch, uint32_t domid,
+                      uint8_t *leaves, uint32_t *nr_leaves,
+                      uint8_t *msrs, uint32_t *nr_msrs);
 long long xs_xen_logdirty(xc_interface *xch, uint32_t domid, unsigned int op,
                           uint64_t *bitmap, unsigned long pages,
                           unsigned int mode, uint32_t *dirty_count);

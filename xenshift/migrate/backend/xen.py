@@ -2,9 +2,9 @@
 libxenforeignmemory (cffi, ``xenshift.native._xenctrl``).
 
 It implements the source side of the save loop the way ``xg_sr_save.c``
-does: log-dirty through ``xc_shadow_control``/``xc_logdirty_control``,
-batches mapped with ``xenforeignmemory_map``, suspend, then the HVM context,
-TSC info and HVM params.  The receiving side on a Xen host is xl's own
+does: the CPU policy, log-dirty through ``xc_shadow_control``/
+``xc_logdirty_control``, batches mapped with ``xenforeignmemory_map``,
+suspend, then the HVM context, TSC info and HVM params.  The receiving side on a Xen host is xl's own
 ``xl migrate-receive``/``xl restore``: the engine's default stream is plain
 xl format, so it needs nothing of ours there.
 
@@ -257,7 +257,23 @@ class XenSource(SourceDomain):
             params.append((index, int(value[0])))
         tail = StreamTail(libxc.TscInfo(mode[0], khz[0], nsec[0], inc[0]),
                           bytes(ffi.buffer(buf, size)), libxc.HvmParams(tuple(params)))
-        return DomainState(CpuPolicy(), tail)
+        return DomainState(self._cpu_policy(), tail)
+
+    def _cpu_policy(self) -> CpuPolicy:
+        """The CPUID and MSR policy the guest runs with: without it the
+        destination would apply its own default, and the guest could see
+        its CPU change under it."""
+        ffi, lib, xch = self.h.ffi, self.h.lib, self.h.xch
+        nr_leaves, nr_msrs = ffi.new("uint32_t *"), ffi.new("uint32_t *")
+        self._check(lib.xc_cpu_policy_get_size(xch, nr_leaves, nr_msrs),
+                    "sizing the CPU policy")
+        leaf, msr = libxc.CPUID_ENTRY_SIZE, libxc.MSR_ENTRY_SIZE
+        leaves = ffi.new("uint8_t[]", nr_leaves[0] * leaf)
+        msrs = ffi.new("uint8_t[]", nr_msrs[0] * msr)
+        self._check(lib.xs_xen_cpu_policy(xch, self.domid, leaves, nr_leaves, msrs, nr_msrs),
+                    "reading the CPU policy")
+        return CpuPolicy(bytes(ffi.buffer(leaves, nr_leaves[0] * leaf)),
+                         bytes(ffi.buffer(msrs, nr_msrs[0] * msr)))
 
     def checksum(self) -> str:
         ffi = self.h.ffi
