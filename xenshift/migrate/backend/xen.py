@@ -4,7 +4,8 @@ libxenforeignmemory (cffi, ``xenshift.native._xenctrl``).
 It implements the source side of the save loop the way ``xg_sr_save.c``
 does: the CPU policy, log-dirty through ``xc_shadow_control``/
 ``xc_logdirty_control``, batches mapped with ``xenforeignmemory_map``,
-suspend, then the HVM context, TSC info and HVM params.  The receiving side on a Xen host is xl's own
+suspend, then the HVM context, TSC info and HVM params, and the device
+model's state (xen_devicemodel) as libxl adds it.  The receiving side on a Xen host is xl's own
 ``xl migrate-receive``/``xl restore``: the engine's default stream is plain
 xl format, so it needs nothing of ours there.
 
@@ -24,9 +25,11 @@ from typing import Any
 
 from xenshift.migrate.backend.base import (
     Backend, DestDomain, DomainInfo, DomainState, MappedPages, SourceDomain)
+from xenshift.migrate.backend.xen_devicemodel import DeviceModel
 from xenshift.migrate.checksum import context_hash, format_checksum, memory_hash
 from xenshift.migrate.errors import BackendError, DomainNotFoundError, NotXenHostError
 from xenshift.migrate.stream import libxc
+from xenshift.migrate.stream.libxl import DeviceModelState
 from xenshift.migrate.stream.writer import CpuPolicy, StreamTail
 from xenshift.native import PAGE_SIZE
 
@@ -53,16 +56,33 @@ def is_xen_host() -> bool:
 
 
 class Toolstack:
-    """The xl commands the backend needs besides libxenctrl."""
+    """The xl and xenstore commands the backend needs besides libxenctrl."""
 
     def run(self, *args: str) -> str:
+        """``xl ARGS``' output, or BackendError."""
+        return self._command("xl", *args)
+
+    def _command(self, *argv: str) -> str:
         try:
-            out = subprocess.run(["xl", *args], capture_output=True, text=True, timeout=60)
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as err:
-            raise BackendError(f"xl {' '.join(args)}: {err}") from None
+            raise BackendError(f"{' '.join(argv)}: {err}") from None
         if out.returncode:
-            raise BackendError(f"xl {' '.join(args)}: {out.stderr.strip()}")
+            raise BackendError(f"{' '.join(argv)}: {out.stderr.strip()}")
         return out.stdout
+
+    def xenstore_list(self, path: str) -> list[str]:
+        """The children of ``path``; none if it does not exist."""
+        try:
+            return self._command("xenstore-list", path).split()
+        except BackendError:
+            return []
+
+    def xenstore_read(self, path: str) -> str | None:
+        try:
+            return self._command("xenstore-read", path).rstrip("\n")
+        except BackendError:
+            return None
 
     def domid(self, name: str) -> int:
         try:
@@ -178,6 +198,9 @@ class XenSource(SourceDomain):
         if self.h.lib.xc_domain_maximum_gpfn(self.h.xch, domid, gpfn) < 0:
             raise BackendError(f"{name}: cannot read the highest guest pfn")
         self.pages = int(gpfn[0]) + 1
+        self.device_model = DeviceModel(domid, backend.toolstack)
+        self._device_saved = False
+        self._device_state: DeviceModelState | None = None
 
     def _check(self, rc: int, what: str) -> None:
         if rc < 0:
@@ -237,6 +260,8 @@ class XenSource(SourceDomain):
     def resume(self) -> None:
         if self.backend.dominfo(self.domid).shutdown:
             self._check(self.h.lib.xc_domain_resume(self.h.xch, self.domid, 1), "resuming")
+        self.device_model.resume()
+        self._device_saved, self._device_state = False, None
 
     def state(self) -> DomainState:
         ffi, lib, xch = self.h.ffi, self.h.lib, self.h.xch
@@ -256,8 +281,17 @@ class XenSource(SourceDomain):
                         f"reading HVM param {index}")
             params.append((index, int(value[0])))
         tail = StreamTail(libxc.TscInfo(mode[0], khz[0], nsec[0], inc[0]),
-                          bytes(ffi.buffer(buf, size)), libxc.HvmParams(tuple(params)))
+                          bytes(ffi.buffer(buf, size)), libxc.HvmParams(tuple(params)),
+                          self._device_model_state())
         return DomainState(self._cpu_policy(), tail)
+
+    def _device_model_state(self) -> DeviceModelState | None:
+        """QEMU's state, taken once the guest is suspended (before, the
+        stream's prologue needs only the CPU policy)."""
+        if not self._device_saved and self.backend.dominfo(self.domid).shutdown:
+            self._device_state = self.device_model.save()
+            self._device_saved = True
+        return self._device_state
 
     def _cpu_policy(self) -> CpuPolicy:
         """The CPUID and MSR policy the guest runs with: without it the

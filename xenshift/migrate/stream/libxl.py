@@ -7,6 +7,7 @@ It wraps the libxc stream: a header, then records, one of which
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 from xenshift.migrate.stream.framing import ExactReader, record_bytes
 
@@ -32,6 +33,7 @@ REC_NAMES = {
 
 EMULATOR_HDR = struct.Struct("<II")
 EMULATOR_IDS = {0: "unknown", 1: "qemu-trad", 2: "qemu-upstream"}
+EMULATOR_QEMU_UPSTREAM = 2
 # Emulator blobs are device state, not memory; a generous cap still keeps
 # a hostile length from making the reader allocate without bound.
 EMULATOR_RECORD_MAX = 32 << 20
@@ -66,6 +68,28 @@ def encode_end() -> bytes:
 
 def encode_emulator_context(emulator_id: int, index: int, blob: bytes) -> bytes:
     return record_bytes(REC_EMULATOR_CONTEXT, EMULATOR_HDR.pack(emulator_id, index) + blob)
+
+
+@dataclass(frozen=True)
+class DeviceModelState:
+    """What libxl saves of an HVM guest's device model (QEMU upstream):
+    its device state, and the xenstore keys it keeps under its
+    device-model path (the physmap), as relative key/value pairs."""
+
+    context: bytes
+    xenstore: tuple[tuple[str, str], ...] = ()
+
+
+def encode_device_model(state: DeviceModelState) -> bytes:
+    """EMULATOR_XENSTORE_DATA (when there are keys) and EMULATOR_CONTEXT,
+    in the order libxl writes them after the libxc stream."""
+    parts = []
+    if state.xenstore:
+        pairs = b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in state.xenstore)
+        parts.append(record_bytes(REC_EMULATOR_XENSTORE_DATA,
+                                  EMULATOR_HDR.pack(EMULATOR_QEMU_UPSTREAM, 0) + pairs))
+    parts.append(encode_emulator_context(EMULATOR_QEMU_UPSTREAM, 0, state.context))
+    return b"".join(parts)
 
 
 def decode_emulator(body: bytes, name: str) -> tuple[int, int, bytes]:

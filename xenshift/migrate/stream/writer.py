@@ -3,7 +3,8 @@
 xl header (JSON config) → libxl header → LIBXC_CONTEXT → libxc image and
 domain headers → X86_CPUID_POLICY → X86_MSR_POLICY → STATIC_DATA_END →
 PAGE_DATA × n (→ VERIFY → PAGE_DATA × n with --debug) → X86_TSC_INFO →
-HVM_CONTEXT → HVM_PARAMS → END → libxl END.  The functions return the bytes
+HVM_CONTEXT → HVM_PARAMS → END → (EMULATOR_XENSTORE_DATA → EMULATOR_CONTEXT
+for a guest with a device model) → libxl END.  The functions return the bytes
 of each part; PAGE_DATA is returned as its head only, so page data can go
 from guest memory to the wire without a copy.
 """
@@ -31,6 +32,7 @@ class StreamTail:
     tsc: libxc.TscInfo
     hvm_context: bytes
     hvm_params: libxc.HvmParams
+    device_model: libxl.DeviceModelState | None = None  # None: the guest has none (PVH)
 
 
 def prologue(config: dict[str, Any] | None, domain: libxc.DomainHeader,
@@ -64,5 +66,8 @@ def epilogue(tail: StreamTail) -> bytes:
     nonzero = tuple((i, v) for i, v in tail.hvm_params.params if v)
     if nonzero:
         parts.append(libxc.encode_hvm_params(libxc.HvmParams(nonzero)))
-    parts += [libxc.encode_empty(libxc.REC_END), libxl.encode_end()]
+    parts.append(libxc.encode_empty(libxc.REC_END))
+    if tail.device_model is not None:
+        parts.append(libxl.encode_device_model(tail.device_model))
+    parts.append(libxl.encode_end())
     return b"".join(parts)
