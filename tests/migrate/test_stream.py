@@ -6,6 +6,7 @@ import io
 import os
 import struct
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ class Memory:
         self.mem = bytearray(PAGES * 4096)
         self.verified = 0
 
-    def begin(self, config, domain):
+    def begin(self, config, domain, policy):
         return PAGES
 
     def page_data(self, head, reader, verify):
@@ -218,3 +219,30 @@ def test_fuzzed_streams_never_crash(data):
 def test_random_bytes_are_refused(blob):
     with pytest.raises(StreamFormatError):
         read(blob)
+
+
+DEVICE_MODEL = libxl.DeviceModelState(b"QEVM" + bytes(100), (("physmap/f0/size", "800000"),))
+
+
+def test_device_model_records_round_trip_after_libxcs_end():
+    data = prologue(CONFIG, DOMAIN) + batch([0]) + epilogue(replace(TAIL, device_model=DEVICE_MODEL))
+    contents, _ = read(data)
+    assert contents.tail.device_model == DEVICE_MODEL
+    # Only the xenstore record carries a NUL-terminated pair; the context is as QEMU wrote it.
+    assert b"physmap/f0/size\0800000\0" in data and data.index(b"QEVM") > data.index(b"physmap")
+
+
+@pytest.mark.parametrize("records, error", [
+    ([libxl.encode_emulator_context(2, 0, b"a"), libxl.encode_emulator_context(2, 0, b"b")],
+     "second EMULATOR_CONTEXT"),
+    ([libxl.encode_emulator_context(2, 0, b"a"), libxl.encode_emulator_context(1, 0, b"b")],
+     "more than one device model"),
+    ([record_bytes(libxl.REC_EMULATOR_XENSTORE_DATA, struct.pack("<II", 2, 0) + b"k\0v\0")],
+     "EMULATOR_XENSTORE_DATA without EMULATOR_CONTEXT"),
+])
+def test_device_model_records_that_do_not_make_one_device_model_are_refused(records, error):
+    tail = epilogue(TAIL)
+    end = libxl.encode_end()
+    data = prologue(CONFIG, DOMAIN) + batch([0]) + tail[:-len(end)] + b"".join(records) + end
+    with pytest.raises(StreamFormatError, match=error):
+        read(data)

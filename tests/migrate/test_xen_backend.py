@@ -18,8 +18,9 @@ from xenshift.migrate.errors import BackendError, NotXenHostError
 from xenshift.migrate.outlet import Tee, XenOutlet
 from xenshift.migrate.policy import XenPolicy
 from xenshift.migrate.precopy import Precopy
-from xenshift.migrate.stream import hvm_context
+from xenshift.migrate.stream import hvm_context, libxl
 from xenshift.migrate.stream.framing import ExactReader
+from xenshift.migrate.stream.libxl import DeviceModelState
 from xenshift.migrate.stream.reader import Format, read_stream
 from xenshift.migrate.stream.writer import CpuPolicy
 from xenshift.migrate.telemetry import Telemetry
@@ -173,7 +174,7 @@ class Memory:
     def __init__(self):
         self.mem = bytearray(PAGES * 4096)
 
-    def begin(self, config, domain):
+    def begin(self, config, domain, policy):
         assert (domain.xen_major, domain.xen_minor) == (4, 17)
         return PAGES
 
@@ -260,7 +261,7 @@ def test_save_loop_against_fake_libxenctrl(qemu_dirs):
     assert dict(contents.tail.hvm_params.params) == {1: PAGES - 1, 17: PAGES - 2}
     # The guest's CPU policy travels, so the destination does not impose its own.
     assert contents.policy == CpuPolicy(FakeXen.LEAVES, FakeXen.MSRS)
-    assert contents.emulator == []  # no QEMU (a PVH guest): nothing to save
+    assert contents.tail.device_model is None  # no QEMU (a PVH guest): nothing to save
     source.resume()
     assert not fake.shutdown
 
@@ -283,9 +284,10 @@ def test_device_model_state_follows_the_libxc_stream(qemu_dirs):
     assert qemu.commands[-1][1]["live"] is True
     assert not any(qemu_dirs[1].iterdir())  # the state file is not left behind
     contents = read_stream(ExactReader(io.BytesIO(data)), Memory(), Format.XL)
-    physmap = b"".join(f"physmap/f0000000/{k}\0{v}\0".encode() for k, v in
-                       (("start_addr", "f0000000"), ("size", "800000"), ("name", "vga.vram")))
-    assert contents.emulator == [(2, 0, physmap), (2, 0, FakeQemu.STATE)]
+    physmap = tuple((f"physmap/f0000000/{k}", v) for k, v in
+                    (("start_addr", "f0000000"), ("size", "800000"), ("name", "vga.vram")))
+    assert contents.tail.device_model == DeviceModelState(FakeQemu.STATE, physmap,
+                                                          libxl.EMULATOR_QEMU_UPSTREAM, 0)
     # Abandoned after QEMU was stopped: resuming the guest continues QEMU too.
     source.resume()
     assert qemu.commands[-1] == ("cont", None)

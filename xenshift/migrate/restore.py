@@ -18,6 +18,7 @@ from xenshift.migrate.errors import (
     DomainExistsError, MigrationError, StreamFormatError, VerifyMismatchError)
 from xenshift.migrate.stream import libxc
 from xenshift.migrate.stream.framing import ExactReader
+from xenshift.migrate.stream.writer import CpuPolicy
 from xenshift.migrate.transport import IO_TIMEOUT, Connection
 from xenshift.native import PAGE_SIZE, ffi, lib
 
@@ -57,12 +58,14 @@ class DomainBuilder:
         self.pfns = ffi.new("uint64_t[]", libxc.MAX_BATCH_SIZE)
         self.verify_buf: bytearray | None = None  # only a --debug stream needs it
 
-    def begin(self, config: dict[str, Any], domain: libxc.DomainHeader) -> int:
+    def begin(self, config: dict[str, Any], domain: libxc.DomainHeader,
+              policy: CpuPolicy) -> int:
         self.name = self.rename_to or guest_name(config)
         pages = guest_pages(config)
         if any(d.name == self.name for d in self.backend.list_domains()):
             raise DomainExistsError(f"a domain called {self.name} already runs on this host")
-        self.dest = self.backend.create_incoming(config, self.name + INCOMING_SUFFIX, pages)
+        self.dest = self.backend.create_incoming(config, self.name + INCOMING_SUFFIX, pages,
+                                                 domain, policy)
         return pages
 
     def page_data(self, head: libxc.PageDataHead, reader: ExactReader, verify: bool) -> None:

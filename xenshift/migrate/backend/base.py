@@ -190,8 +190,10 @@ class Backend(abc.ABC):
         """The domain called ``name``, to save or migrate."""
 
     @abc.abstractmethod
-    def create_incoming(self, config: dict[str, Any], name: str, pages: int) -> DestDomain:
-        """A new paused domain called ``name`` with ``pages`` of memory."""
+    def create_incoming(self, config: dict[str, Any], name: str, pages: int,
+                        domain: libxc.DomainHeader, policy: CpuPolicy) -> DestDomain:
+        """A new paused domain called ``name`` with ``pages`` of memory, for
+        the stream whose domain header and CPU policy are given."""
 
 
 class _NoLease(AbstractContextManager):

@@ -468,7 +468,10 @@ class SimBackend(Backend):
             raise
         return dom
 
-    def create_incoming(self, config: dict[str, Any], name: str, pages: int) -> SimDomain:
+    def create_incoming(self, config: dict[str, Any], name: str, pages: int,
+                        domain: libxc.DomainHeader, policy: CpuPolicy) -> SimDomain:
+        # A simulated vCPU has no CPUID to level, and every simulated host
+        # speaks the same version: header and policy need no check here.
         path = self._path(name)
         if path.exists():
             raise DomainExistsError(f"a domain called {name} already exists here")

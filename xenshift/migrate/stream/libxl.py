@@ -72,12 +72,14 @@ def encode_emulator_context(emulator_id: int, index: int, blob: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class DeviceModelState:
-    """What libxl saves of an HVM guest's device model (QEMU upstream):
-    its device state, and the xenstore keys it keeps under its
-    device-model path (the physmap), as relative key/value pairs."""
+    """What libxl saves of an HVM guest's device model: its device state,
+    and the xenstore keys it keeps under its device-model path (the
+    physmap), as relative key/value pairs."""
 
     context: bytes
     xenstore: tuple[tuple[str, str], ...] = ()
+    emulator: int = EMULATOR_QEMU_UPSTREAM
+    index: int = 0
 
 
 def encode_device_model(state: DeviceModelState) -> bytes:
@@ -87,8 +89,8 @@ def encode_device_model(state: DeviceModelState) -> bytes:
     if state.xenstore:
         pairs = b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in state.xenstore)
         parts.append(record_bytes(REC_EMULATOR_XENSTORE_DATA,
-                                  EMULATOR_HDR.pack(EMULATOR_QEMU_UPSTREAM, 0) + pairs))
-    parts.append(encode_emulator_context(EMULATOR_QEMU_UPSTREAM, 0, state.context))
+                                  EMULATOR_HDR.pack(state.emulator, state.index) + pairs))
+    parts.append(encode_emulator_context(state.emulator, state.index, state.context))
     return b"".join(parts)
 
 

@@ -12,7 +12,7 @@ allocate more than one PAGE_DATA batch.  Page data is not kept: the
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from xenshift.migrate.errors import StreamFormatError
@@ -36,8 +36,10 @@ class Format(enum.Enum):
 class PageSink(Protocol):
     """Where restored memory goes."""
 
-    def begin(self, config: dict[str, Any], domain: libxc.DomainHeader) -> int:
-        """Create the (paused) domain; return its number of pages."""
+    def begin(self, config: dict[str, Any], domain: libxc.DomainHeader,
+              policy: CpuPolicy) -> int:
+        """Create the (paused) domain; return its number of pages.  Called
+        once the static data (headers, CPU policy) is in, before memory."""
 
     def page_data(self, head: libxc.PageDataHead, reader: ExactReader,
                   verify: bool) -> None:
@@ -55,7 +57,6 @@ class StreamContents:
     domain: libxc.DomainHeader | None = None
     policy: CpuPolicy = CpuPolicy()
     tail: StreamTail | None = None
-    emulator: list[tuple[int, int, bytes]] = field(default_factory=list)
     page_records: int = 0
     pages: int = 0
 
@@ -94,7 +95,6 @@ class _LibxcReader:
             raise r.error("x86 PV streams are not supported; only HVM guests migrate")
         self.c.domain = domain
         self.version = image.version
-        self.max_pfn = self.sink.begin(self.c.config, domain)
         while True:
             rtype, length, at = read_record_header(r, "libxc")
             if rtype == libxc.REC_END:
@@ -141,7 +141,7 @@ class _LibxcReader:
             libxc.decode_empty(body, name)
             if self.phase != _Phase.STATIC:
                 raise r.error("second STATIC_DATA_END", at)
-            self.phase = _Phase.MEMORY
+            self._enter_memory()
         elif rtype == libxc.REC_VERIFY:
             libxc.decode_empty(body, name)
             if self.phase != _Phase.MEMORY or self.verify:
@@ -149,6 +149,11 @@ class _LibxcReader:
             self.verify = True
         else:
             self._tail_record(rtype, name, body, at)
+
+    def _enter_memory(self) -> None:
+        """The static data is complete: the sink creates the domain."""
+        self.phase = _Phase.MEMORY
+        self.max_pfn = self.sink.begin(self.c.config, self.c.domain, self.c.policy)
 
     def _tail_record(self, rtype: int, name: str, body: bytes, at: int) -> None:
         if self.phase == _Phase.STATIC:
@@ -169,8 +174,10 @@ class _LibxcReader:
         r = self.r
         if self.phase == _Phase.TAIL:
             raise r.error("PAGE_DATA after the vCPU/platform records", at)
-        if self.phase == _Phase.STATIC and self.version >= 3:
-            raise r.error("PAGE_DATA before STATIC_DATA_END", at)
+        if self.phase == _Phase.STATIC:
+            if self.version >= 3:
+                raise r.error("PAGE_DATA before STATIC_DATA_END", at)
+            self._enter_memory()  # version 2 streams have no STATIC_DATA_END
         if not libxc.PAGE_DATA_HDR.size < length <= libxc.PAGE_DATA_MAX:
             raise r.error(f"PAGE_DATA record of {length} bytes is out of bounds", at)
         count, res = r.unpack(libxc.PAGE_DATA_HDR, "PAGE_DATA header")
@@ -207,9 +214,35 @@ class _LibxcReader:
                                  self.tail[libxc.REC_HVM_CONTEXT], params)
 
 
+class _Emulator:
+    """The EMULATOR_* records of one device model, as they arrive."""
+
+    def __init__(self):
+        self.id_index: tuple[int, int] | None = None
+        self.xenstore: tuple[tuple[str, str], ...] | None = None
+        self.context: bytes | None = None
+
+    def add(self, rtype: int, emulator: int, index: int, payload: bytes) -> None:
+        if self.id_index not in (None, (emulator, index)):
+            raise ValueError("EMULATOR records of more than one device model")
+        self.id_index = (emulator, index)
+        if rtype == libxl.REC_EMULATOR_CONTEXT:
+            if self.context is not None:
+                raise ValueError("second EMULATOR_CONTEXT record")
+            self.context = payload
+        else:
+            if self.xenstore is not None:
+                raise ValueError("second EMULATOR_XENSTORE_DATA record")
+            self.xenstore = libxl.decode_xenstore_pairs(payload)
+
+    def state(self) -> libxl.DeviceModelState:
+        return libxl.DeviceModelState(self.context, self.xenstore or (), *self.id_index)
+
+
 def _read_libxl(reader: ExactReader, sink: PageSink, contents: StreamContents) -> None:
     libxl.decode_header(reader)
     seen_libxc = False
+    emulator = _Emulator()
     while True:
         rtype, length, at = read_record_header(reader, "libxl")
         name = libxl.REC_NAMES.get(rtype)
@@ -217,6 +250,10 @@ def _read_libxl(reader: ExactReader, sink: PageSink, contents: StreamContents) -
             read_body(reader, length, 0, "libxl END", at)
             if not seen_libxc:
                 raise reader.error("libxl END without a libxc stream", at)
+            if emulator.context is not None:
+                contents.tail = replace(contents.tail, device_model=emulator.state())
+            elif emulator.xenstore:
+                raise reader.error("EMULATOR_XENSTORE_DATA without EMULATOR_CONTEXT", at)
             return
         if rtype == libxl.REC_LIBXC_CONTEXT:
             read_body(reader, length, 0, "LIBXC_CONTEXT", at)
@@ -229,12 +266,9 @@ def _read_libxl(reader: ExactReader, sink: PageSink, contents: StreamContents) -
                 raise reader.error(f"{name} before LIBXC_CONTEXT", at)
             body = read_body(reader, length, libxl.EMULATOR_RECORD_MAX, name, at)
             try:
-                emu = libxl.decode_emulator(body, name)
-                if rtype == libxl.REC_EMULATOR_XENSTORE_DATA:
-                    libxl.decode_xenstore_pairs(emu[2])
+                emulator.add(rtype, *libxl.decode_emulator(body, name))
             except ValueError as err:
                 raise reader.error(str(err), at) from None
-            contents.emulator.append(emu)
         elif name is not None:
             raise reader.error(f"libxl {name} records (checkpoints) are not supported", at)
         elif rtype & OPTIONAL_BIT:
