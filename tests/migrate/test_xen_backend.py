@@ -8,13 +8,17 @@ import os
 import socket
 import struct
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from xenshift.migrate.backend import xen, xen_devicemodel
-from xenshift.migrate.errors import BackendError, NotXenHostError
+from xenshift.migrate import session
+from xenshift.migrate.errors import (
+    BackendError, DomainNotFoundError, MigrationError, NotXenHostError)
+from xenshift.migrate.transport import SocketConnection
 from xenshift.migrate.outlet import Tee, XenOutlet
 from xenshift.migrate.policy import XenPolicy
 from xenshift.migrate.precopy import Precopy
@@ -153,6 +157,13 @@ class FakeToolstack(xen.Toolstack):
     XENSTORE = {f"{DM}/physmap/f0000000/start_addr": "f0000000",
                 f"{DM}/physmap/f0000000/size": "800000",
                 f"{DM}/physmap/f0000000/name": "vga.vram"}
+
+    def __init__(self):
+        self.calls = []
+
+    def run(self, *args):
+        self.calls.append(args)
+        return ""
 
     def domid(self, name):
         return DOMID
@@ -320,3 +331,132 @@ def test_not_a_xen_host(monkeypatch, tmp_path):
     monkeypatch.setattr(xen, "CAPABILITIES", tmp_path / "missing")
     with pytest.raises(NotXenHostError, match="this is not a Xen host"):
         xen.XenBackend()
+
+
+FAKE_XL = Path(__file__).resolve().parent / "fake_xl.py"
+
+
+class DestToolstack(FakeToolstack):
+    """A destination dom0 whose ``xl migrate-receive`` is fake_xl.py."""
+
+    def __init__(self, out, mode=""):
+        super().__init__()
+        self.out, self.mode = out, mode
+        self.domains = set()
+
+    def migrate_receive(self, log):
+        self.domains.add("guest--incoming")  # xl creates it as the stream comes in
+        return subprocess.Popen([sys.executable, str(FAKE_XL), str(self.out), self.mode],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                bufsize=0)
+
+    def domid(self, name):
+        if name not in self.domains:
+            raise DomainNotFoundError(f"no Xen domain called {name}")
+        return DOMID + 1
+
+
+def _verify_with_xen(path):
+    if VERIFIER.exists():
+        check = subprocess.run([str(VERIFIER), "-f", "xl", "-i", str(path)], capture_output=True,
+                               text=True, timeout=120,
+                               env={**os.environ, "PYTHONPATH": "/usr/lib/xen-4.17/lib/python"})
+        assert check.returncode == 0, check.stderr
+
+
+def test_restore_into_xen_replays_the_stream_into_xl(qemu_dirs, tmp_path, monkeypatch):
+    monkeypatch.setattr(FakeToolstack, "XENSTORE", {})  # see the verifier test above
+    FakeQemu(qemu_dirs[0])
+    fake = FakeXen()
+    source = xen.XenBackend(ffi, fake, FakeToolstack()).open_source("guest")
+    saved = tmp_path / "guest.xl"
+    session.save(source, saved, Telemetry(bar=False))
+    dest = DestToolstack(tmp_path / "replayed.xl")
+    summary = session.restore(saved, xen.XenBackend(ffi, FakeXen(), dest))
+    assert summary.domain == "guest"
+    # xl got the guest as saved, memory, CPU policy and device model included.
+    _verify_with_xen(dest.out)
+    mine = read_stream(ExactReader(io.BytesIO(saved.read_bytes())), Memory(), Format.XL)
+    sink = Memory()
+    theirs = read_stream(ExactReader(io.BytesIO(dest.out.read_bytes())), sink, Format.XL)
+    assert sink.mem == fake.mem
+    assert theirs.policy == mine.policy and theirs.tail == mine.tail
+    assert theirs.tail.device_model.context == FakeQemu.STATE
+    assert ("unpause", "guest") in dest.calls and ("destroy", str(DOMID + 1)) not in dest.calls
+
+
+def _migrate_into_xen(tmp_path, mode="", **options):
+    fake = FakeXen()
+    for pfn in (3, 4, 5, 200):  # zero pages, which the extension sends as pfns only
+        fake.mem[pfn * 4096:(pfn + 1) * 4096] = bytes(4096)
+    src_tools = FakeToolstack()
+    source = xen.XenBackend(ffi, fake, src_tools).open_source("guest")
+    dest = DestToolstack(tmp_path / "got.xl", mode)
+    a, b = socket.socketpair()
+    received = {}
+
+    def receive():
+        try:
+            received["summary"] = session.receive(SocketConnection(b, "receiver"),
+                                                  xen.XenBackend(ffi, FakeXen(), dest), None)
+        except MigrationError as err:
+            received["error"] = err
+        finally:
+            b.close()  # as a receiver process's exit would
+
+    thread = threading.Thread(target=receive, daemon=True)
+    thread.start()
+    try:
+        summary = session.migrate(source, lambda limiter: SocketConnection(a, "sender", limiter),
+                                  None, session.MigrateOptions(XenPolicy(), **options),
+                                  Telemetry(bar=False))
+    finally:
+        thread.join(60)
+        a.close()
+    return fake, src_tools, dest, summary, received
+
+
+def test_migration_with_extensions_arrives_in_xl_as_a_plain_stream(tmp_path):
+    fake, src_tools, dest, summary, received = _migrate_into_xen(
+        tmp_path, compress="zstd", zero_pages=True)
+    assert summary.extensions["compress"] == "zstd" and received["summary"].domain == "guest"
+    _verify_with_xen(dest.out)
+    sink = Memory()
+    read_stream(ExactReader(io.BytesIO(dest.out.read_bytes())), sink, Format.XL)
+    assert sink.mem == fake.mem
+    # Handed over: the destination unpaused its copy, the source destroyed its own.
+    assert ("unpause", "guest") in dest.calls
+    assert ("destroy", str(DOMID)) in src_tools.calls
+
+
+@pytest.mark.parametrize("mode", ["fail-build", "fail-report"])
+def test_xl_failing_to_build_or_start_leaves_the_source_running(tmp_path, mode):
+    fake = FakeXen()
+    tools = FakeToolstack()
+    source = xen.XenBackend(ffi, fake, tools).open_source("guest")
+    dest = DestToolstack(tmp_path / "got.xl", mode)
+    a, b = socket.socketpair()
+    errors = []
+
+    def receive():
+        try:
+            session.receive(SocketConnection(b, "receiver"), xen.XenBackend(ffi, FakeXen(), dest),
+                            None)
+        except MigrationError as err:
+            errors.append(err)
+        finally:
+            b.close()
+
+    thread = threading.Thread(target=receive, daemon=True)
+    thread.start()
+    with pytest.raises(MigrationError):
+        session.migrate(source, lambda limiter: SocketConnection(a, "sender", limiter), None,
+                        session.MigrateOptions(XenPolicy(), compress="zstd"), Telemetry(bar=False))
+    thread.join(60)
+    a.close()
+    assert "xl" in str(errors[0])
+    # The source runs on under its own name; the destination destroyed its copy.
+    assert not fake.shutdown and ("destroy", str(DOMID)) not in tools.calls
+    renames = [c for c in tools.calls if c[0] == "rename"]
+    assert not renames or renames[-1] == ("rename", str(DOMID), "guest")
+    assert ("destroy", str(DOMID + 1)) in dest.calls

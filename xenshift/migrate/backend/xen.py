@@ -5,13 +5,14 @@ It implements the source side of the save loop the way ``xg_sr_save.c``
 does: the CPU policy, log-dirty through ``xc_shadow_control``/
 ``xc_logdirty_control``, batches mapped with ``xenforeignmemory_map``,
 suspend, then the HVM context, TSC info and HVM params, and the device
-model's state (xen_devicemodel) as libxl adds it.  The receiving side on a Xen host is xl's own
-``xl migrate-receive``/``xl restore``: the engine's default stream is plain
-xl format, so it needs nothing of ours there.
+model's state (xen_devicemodel) as libxl adds it.  On the receiving side
+libxl builds the domain: xen_incoming replays the received stream, plain
+whatever extensions carried it, into ``xl migrate-receive``.  A plain
+stream can also go straight to ``xl migrate-receive``/``xl restore``.
 
 Everything that touches the hypervisor goes through ``lib`` and ``ffi``, so
 the unit tests pass a fake library at exactly that boundary; the few xl
-commands (name lookup, config, rename, destroy) go through ``Toolstack``.
+and xenstore commands go through ``Toolstack``.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from xenshift.migrate.backend.base import (
     Backend, DestDomain, DomainInfo, DomainState, MappedPages, SourceDomain)
 from xenshift.migrate.backend.xen_devicemodel import DeviceModel
+from xenshift.migrate.backend.xen_incoming import XenIncoming
 from xenshift.migrate.checksum import context_hash, format_checksum, memory_hash
 from xenshift.migrate.errors import BackendError, DomainNotFoundError, NotXenHostError
 from xenshift.migrate.stream import libxc
@@ -70,6 +72,16 @@ class Toolstack:
         if out.returncode:
             raise BackendError(f"{' '.join(argv)}: {out.stderr.strip()}")
         return out.stdout
+
+    def migrate_receive(self, log: BinaryIO) -> subprocess.Popen:
+        """``xl migrate-receive -p``: builds a domain, paused, from the xl
+        stream on its stdin, speaking xl's handshake on its stdout; its
+        messages go to ``log``."""
+        try:
+            return subprocess.Popen(["xl", "migrate-receive", "-p"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=log, bufsize=0)
+        except OSError as err:
+            raise BackendError(f"xl migrate-receive: {err.strerror}") from None
 
     def xenstore_list(self, path: str) -> list[str]:
         """The children of ``path``; none if it does not exist."""
@@ -166,10 +178,9 @@ class XenBackend(Backend):
     def open_source(self, name: str) -> "XenSource":
         return XenSource(self, self.toolstack.domid(name), name)
 
-    def create_incoming(self, config: dict[str, Any], name: str, pages: int) -> DestDomain:
-        raise BackendError("this engine does not build Xen domains itself: on a Xen "
-                           "destination, receive with xl (xl migrate-receive / xl restore), "
-                           "which reads the plain stream xen-migrate sends by default")
+    def create_incoming(self, config: dict[str, Any], name: str, pages: int,
+                        domain: libxc.DomainHeader, policy: CpuPolicy) -> DestDomain:
+        return XenIncoming(self, config, name, pages, domain, policy)
 
 
 class _ForeignPages(MappedPages):
