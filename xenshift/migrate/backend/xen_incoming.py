@@ -94,6 +94,7 @@ class XenIncoming(DestDomain):
         self._expect(handover.READY, "xl's READY (the domain built, paused)", BUILD_TIMEOUT)
 
     def checksum(self) -> str:
+        # xen imports this module, so XenSource is looked up here.
         from xenshift.migrate.backend.xen import XenSource
         domid = self.backend.toolstack.domid(self.name)
         return XenSource(self.backend, domid, self.name).checksum()
