@@ -20,7 +20,7 @@ from xenshift.migrate.stream import writer
 from xenshift.migrate.transport import Connection
 from xenshift.native import PAGE_SIZE, ffi, lib
 
-QUEUE_DEPTH = 4  # batches in flight per data connection: 16 MiB at most
+QUEUE_DEPTH = 4  # batches queued per data connection: 16 MiB each at most
 
 
 def pfn_bytes(pfns, count: int) -> memoryview:
@@ -91,15 +91,20 @@ class XenOutlet(Outlet):
 
 
 class _PageWorker(threading.Thread):
-    """Packs and sends batches on one data connection (GIL released in C)."""
+    """Packs and sends batches on one data connection (GIL released in C).
 
-    def __init__(self, conn: Connection, options: ext.Extensions):
+    Every worker takes batches from one shared queue, so a connection that
+    is slow for a moment holds back only itself: the others go on with the
+    next batches (the barrier tells the receiver how many went each way).
+    """
+
+    def __init__(self, conn: Connection, options: ext.Extensions, batches: queue.Queue):
         super().__init__(daemon=True, name=f"pages-{conn.name}")
         self.conn = conn
         self.options = options
-        self.queue: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        self.queue = batches
         self.error: Exception | None = None
-        self.sent_in_round = 0
+        self.sent_in_round = 0  # counted by this thread, read after queue.join()
         cap = ext.MAX_BATCH_SIZE * PAGE_SIZE
         self.nz = bytearray(cap) if options.zero_pages else None
         self.nz_pfns = ffi.new("uint64_t[]", ext.MAX_BATCH_SIZE)
@@ -116,6 +121,7 @@ class _PageWorker(threading.Thread):
                     return
                 pfns, count, mapped, verify, round_no = item
                 with mapped:
+                    self.sent_in_round += 1
                     if self.error is None:
                         self._send(pfns, count, mapped, verify, round_no)
             except Exception as err:  # noqa: BLE001 - reported by end_round
@@ -158,10 +164,10 @@ class FramedOutlet(Outlet):
         super().__init__([control] + [c for c in data if c is not control], tee)
         self.ctrl = control
         self.separate = any(c is not control for c in data)
-        self.workers = [_PageWorker(c, options) for c in data]
+        self.batches: queue.Queue = queue.Queue(QUEUE_DEPTH * len(data))
+        self.workers = [_PageWorker(c, options, self.batches) for c in data]
         for w in self.workers:
             w.start()
-        self._next = 0
         self._round = 0
 
     def control(self, data: bytes) -> None:
@@ -172,11 +178,8 @@ class FramedOutlet(Outlet):
         if self.tee.file is not None:
             words = pfn_bytes(pfns, count)
             self.tee.write(writer.page_data_head(words, count), words, mapped.view)
-        worker = self.workers[self._next]
-        self._next = (self._next + 1) % len(self.workers)
         self._check()
-        worker.sent_in_round += 1
-        worker.queue.put((pfns, count, mapped, verify, self._round))
+        self.batches.put((pfns, count, mapped, verify, self._round))
 
     def _check(self) -> None:
         for w in self.workers:
@@ -186,8 +189,7 @@ class FramedOutlet(Outlet):
                 raise MigrationError(f"page sender failed: {w.error}") from w.error
 
     def end_round(self) -> None:
-        for w in self.workers:
-            w.queue.join()
+        self.batches.join()
         self._check()
         if self.separate:
             self.ctrl.send(ext.barrier_frame(self._round, [w.sent_in_round for w in self.workers]))
@@ -197,9 +199,9 @@ class FramedOutlet(Outlet):
         super().end_round()
 
     def close(self) -> None:
-        for w in self.workers:
+        for _ in self.workers:
             try:
-                w.queue.put(None, timeout=5)
+                self.batches.put(None, timeout=5)
             except queue.Full:
                 pass  # stuck on a dead connection; it is a daemon thread
         for w in self.workers:
