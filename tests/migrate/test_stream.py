@@ -221,6 +221,10 @@ def test_random_bytes_are_refused(blob):
         read(blob)
 
 
+def context(emulator: int, payload: bytes) -> bytes:
+    return libxl.encode_emulator(libxl.REC_EMULATOR_CONTEXT, emulator, 0, payload)
+
+
 DEVICE_MODEL = libxl.DeviceModelState(b"QEVM" + bytes(100), (("physmap/f0/size", "800000"),))
 
 
@@ -233,11 +237,11 @@ def test_device_model_records_round_trip_after_libxcs_end():
 
 
 @pytest.mark.parametrize("records, error", [
-    ([libxl.encode_emulator_context(2, 0, b"a"), libxl.encode_emulator_context(2, 0, b"b")],
+    ([context(2, b"a"), context(2, b"b")],
      "second EMULATOR_CONTEXT"),
-    ([libxl.encode_emulator_context(2, 0, b"a"), libxl.encode_emulator_context(1, 0, b"b")],
+    ([context(2, b"a"), context(1, b"b")],
      "more than one device model"),
-    ([record_bytes(libxl.REC_EMULATOR_XENSTORE_DATA, struct.pack("<II", 2, 0) + b"k\0v\0")],
+    ([libxl.encode_emulator(libxl.REC_EMULATOR_XENSTORE_DATA, 2, 0, b"k\0v\0")],
      "EMULATOR_XENSTORE_DATA without EMULATOR_CONTEXT"),
 ])
 def test_device_model_records_that_do_not_make_one_device_model_are_refused(records, error):

@@ -17,15 +17,11 @@ from xenshift.migrate import extension as ext
 from xenshift.migrate.backend.base import MappedPages
 from xenshift.migrate.errors import MigrationError, TransportError
 from xenshift.migrate.stream import writer
+from xenshift.migrate.stream.writer import pfn_bytes
 from xenshift.migrate.transport import Connection
 from xenshift.native import PAGE_SIZE, ffi, lib
 
 QUEUE_DEPTH = 4  # batches queued per data connection: 16 MiB each at most
-
-
-def pfn_bytes(pfns, count: int) -> memoryview:
-    """The first ``count`` pfns as PAGE_DATA pfn words (type 0: NOTAB)."""
-    return memoryview(ffi.buffer(pfns, 8 * count))
 
 
 class Tee:

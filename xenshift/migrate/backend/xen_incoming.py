@@ -26,7 +26,7 @@ from xenshift.migrate.errors import BackendError, MigrationError
 from xenshift.migrate.stream import libxc, writer
 from xenshift.migrate.stream.framing import ExactReader
 from xenshift.migrate.stream.writer import CpuPolicy
-from xenshift.native import PAGE_SIZE, ffi
+from xenshift.native import PAGE_SIZE
 
 if TYPE_CHECKING:
     from xenshift.migrate.backend.xen import XenBackend
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 # xl's READY; libxl's own timeouts are of this order.
 BUILD_TIMEOUT = 300.0
 XL_TIMEOUT = 60.0
-_ZERO_PAGE = bytes(PAGE_SIZE)
 
 
 class XenIncoming(DestDomain):
@@ -48,6 +47,7 @@ class XenIncoming(DestDomain):
         self.pages = pages
         self.final = name.removesuffix(INCOMING_SUFFIX)
         self._lock = threading.Lock()  # parallel data channels write whole records
+        self._local = threading.local()
         self._verifying = False
         self._handed = False  # PERMISSION passed to xl: the domain has its final name
         config = {**config, "c_info": {**config.get("c_info", {}), "name": self.final}}
@@ -62,16 +62,20 @@ class XenIncoming(DestDomain):
 
     # ------------------------------------------------------------ memory
     def receive_pages(self, pfns, count: int, reader: ExactReader) -> None:
-        data = memoryview(bytearray(count * PAGE_SIZE))
+        # One batch buffer per receiving thread (data channels run in parallel).
+        buf = getattr(self._local, "buf", None)
+        if buf is None:
+            buf = self._local.buf = bytearray(libxc.MAX_BATCH_SIZE * PAGE_SIZE)
+        data = memoryview(buf)[:count * PAGE_SIZE]
         reader.read_into(data, "page data")
         self.write_pages(pfns, count, data)
 
     def write_pages(self, pfns, count: int, data) -> None:
-        self._page_data(pfns, count, [data])
+        self._page_data(pfns, count, data)
 
     def zero_pages(self, pfns, count: int) -> None:
         # Written out: a page zero now may have held data an earlier round sent.
-        self._page_data(pfns, count, [_ZERO_PAGE] * count)
+        self._page_data(pfns, count, bytes(count * PAGE_SIZE))
 
     def compare_buffer(self, pfns, count: int, data) -> int:
         """Pass the VERIFY pass on: Xen's restore compares the pages with
@@ -80,13 +84,13 @@ class XenIncoming(DestDomain):
             if not self._verifying:
                 self._write(writer.verify_marker())
                 self._verifying = True
-        self._page_data(pfns, count, [data])
+        self._page_data(pfns, count, data)
         return -1
 
-    def _page_data(self, pfns, count: int, data: list) -> None:
-        words = bytes(ffi.buffer(pfns, 8 * count))  # type 0 (NOTAB): pages with data
+    def _page_data(self, pfns, count: int, data) -> None:
+        words = writer.pfn_bytes(pfns, count)
         with self._lock:
-            self._write(writer.page_data_head(words, count), words, *data)
+            self._write(writer.page_data_head(words, count), words, data)
 
     # ------------------------------------------------------------- state
     def restore_state(self, state: DomainState) -> None:

@@ -66,8 +66,9 @@ def encode_end() -> bytes:
     return record_bytes(REC_END)
 
 
-def encode_emulator_context(emulator_id: int, index: int, blob: bytes) -> bytes:
-    return record_bytes(REC_EMULATOR_CONTEXT, EMULATOR_HDR.pack(emulator_id, index) + blob)
+def encode_emulator(rtype: int, emulator_id: int, index: int, payload: bytes) -> bytes:
+    """An EMULATOR_XENSTORE_DATA or EMULATOR_CONTEXT record."""
+    return record_bytes(rtype, EMULATOR_HDR.pack(emulator_id, index) + payload)
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,12 @@ class DeviceModelState:
 def encode_device_model(state: DeviceModelState) -> bytes:
     """EMULATOR_XENSTORE_DATA (when there are keys) and EMULATOR_CONTEXT,
     in the order libxl writes them after the libxc stream."""
+    who = (state.emulator, state.index)
     parts = []
     if state.xenstore:
         pairs = b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in state.xenstore)
-        parts.append(record_bytes(REC_EMULATOR_XENSTORE_DATA,
-                                  EMULATOR_HDR.pack(state.emulator, state.index) + pairs))
-    parts.append(encode_emulator_context(state.emulator, state.index, state.context))
+        parts.append(encode_emulator(REC_EMULATOR_XENSTORE_DATA, *who, pairs))
+    parts.append(encode_emulator(REC_EMULATOR_CONTEXT, *who, state.context))
     return b"".join(parts)
 
 

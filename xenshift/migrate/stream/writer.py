@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xenshift.migrate.stream import libxc, libxl, xl
+from xenshift.native import ffi
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ def prologue(config: dict[str, Any] | None, domain: libxc.DomainHeader,
         parts.append(libxc.encode_policy(libxc.REC_X86_MSR_POLICY, policy.msr))
     parts.append(libxc.encode_empty(libxc.REC_STATIC_DATA_END))
     return b"".join(parts)
+
+
+def pfn_bytes(pfns, count: int) -> memoryview:
+    """The first ``count`` pfns of a cffi array as PAGE_DATA pfn words
+    (type 0, NOTAB: pages with data), without a copy."""
+    return memoryview(ffi.buffer(pfns, 8 * count))
 
 
 def page_data_head(pfn_words: bytes | memoryview, data_pages: int) -> bytes:
