@@ -48,6 +48,20 @@ def pool_is_whole(status: PoolStatus) -> bool:
     return not status.held and status.clean == status.pages
 
 
+def domain_processes(root: Path) -> list[int]:
+    """Domain processes whose command line names the state dir ``root``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"sim_process" in cmdline and str(root).encode() in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
 @dataclass
 class NsHost:
     """A namespace with its own state dir: one simulated Xen host."""
@@ -82,17 +96,7 @@ class NsHost:
         return [d.name for d in self.backend.list_domains()]
 
     def stray_processes(self) -> list[int]:
-        """Domain processes whose command line names this host's state dir."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    cmdline = (entry / "cmdline").read_bytes()
-                except OSError:
-                    continue
-                if b"sim_process" in cmdline and str(self.root).encode() in cmdline:
-                    pids.append(int(entry.name))
-        return pids
+        return domain_processes(self.root)
 
     @property
     def pool(self) -> HostPool:

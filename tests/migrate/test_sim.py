@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import time
+from pathlib import Path
 
+from tests.migrate.hosts import XEN_MIGRATE, domain_processes
+from xenshift.migrate.stream import libxc
+from xenshift.migrate.stream.writer import CpuPolicy
 from xenshift.native import ffi, lib
 
 
@@ -67,3 +74,57 @@ def test_bad_options_are_errors(make_host):
     assert host.sim("start", "x", "--memory", "lots").exit_code == 2
     assert host.sim("start", "x", "--pattern", "zigzag").exit_code == 2
     assert host.sim("checksum", "missing").exit_code == 1
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def started_ticks(pid: int) -> int:
+    """When process ``pid`` started, in clock ticks since boot."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[19])
+
+
+def test_incoming_domain_process_is_ready_before_the_stream(make_host):
+    """A receiver starts the next domain's process before the sender
+    connects, and the domain that arrives is that process."""
+    host = make_host()
+    host.backend.expect_incoming()
+    assert wait_for(lambda: domain_processes(host.root))
+    time.sleep(0.5)  # up and detached, waiting for a name
+    now = time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK")
+    header = libxc.DomainHeader(libxc.DHDR_TYPE_X86_HVM, 4, 17)
+    config = {"c_info": {"type": "hvm", "name": "vm"}, "b_info": {"max_vcpus": 1}}
+    dom = host.backend.create_incoming(config, "vm--incoming", 256, header, CpuPolicy())
+    dom.rename("vm")
+    dom.unpause()
+    dom.commit()
+    assert domain_processes(host.root) == [dom.pid()]
+    assert started_ticks(dom.pid()) < now - 10
+    assert host.names() == ["vm"]
+
+
+def test_receiver_that_gets_no_migration_leaves_nothing(make_host):
+    host = make_host()
+    with socket.socket() as s:  # a free port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    receiver = subprocess.Popen([XEN_MIGRATE, "--receive", "--listen", f"127.0.0.1:{port}",
+                                 "--insecure", "--backend", "sim", "--timeout", "3"],
+                                env=host.env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: len(domain_processes(host.root)) == 1)
+        (waiting,) = domain_processes(host.root)
+        _, err = receiver.communicate(timeout=30)
+    finally:
+        receiver.kill()
+        receiver.wait()
+    assert receiver.returncode != 0 and "no connection arrived" in err
+    assert gone(waiting)
+    assert host.names() == [] and list((host.root / "sim").iterdir()) == []

@@ -142,6 +142,7 @@ def _receive(args, listen, stdio, tls, insecure, backend, paused, json_out, time
     dest_backend = select_backend(backend)
     if stdio:
         conn = PipeConnection(0, 1, "stdio")
+        dest_backend.expect_incoming()
         try:
             summary = session.receive(conn, dest_backend, None, paused)
         except Exception as err:
@@ -158,6 +159,7 @@ def _receive(args, listen, stdio, tls, insecure, backend, paused, json_out, time
                           "(or --insecure on a trusted test link)")
     addr, port = parse_address(listen, DEFAULT_PORT)
     listener = Listener(addr, port, tls)
+    dest_backend.expect_incoming()
     try:
         summary = _serve(listener, dest_backend, paused, tel, timeout)
     finally:

@@ -4,8 +4,12 @@ by whether this machine is a Xen host."""
 
 from __future__ import annotations
 
-from xenshift.migrate.backend.base import Backend
+from typing import TYPE_CHECKING
+
 from xenshift.migrate.errors import OptionError
+
+if TYPE_CHECKING:  # a simulated domain's process imports this package: keep it light
+    from xenshift.migrate.backend.base import Backend
 
 BACKENDS = ("auto", "xen", "sim")
 

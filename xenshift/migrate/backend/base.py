@@ -189,6 +189,10 @@ class Backend(abc.ABC):
     def open_source(self, name: str) -> SourceDomain:
         """The domain called ``name``, to save or migrate."""
 
+    def expect_incoming(self) -> None:
+        """A migration is about to arrive: get ready for it before the
+        sender connects, so that work does not compete with the stream."""
+
     @abc.abstractmethod
     def create_incoming(self, config: dict[str, Any], name: str, pages: int,
                         domain: libxc.DomainHeader, policy: CpuPolicy) -> DestDomain:

@@ -336,31 +336,45 @@ def _discard(path: Path) -> None:
 class _Spawn:
     """A domain process on its way up.
 
-    The process waits for a go byte before it touches the files.  If this
-    process dies first (or ``create`` fails), it sees its stdin close
-    instead and removes whatever was created, so a toolstack killed at any
-    point leaves no domain directory behind.  For an incoming domain the
-    pipe then stays open as the receiver's lease (see ``sim_process``):
-    ``keep`` commits the domain; closing it, or dying, destroys it.
+    The process starts knowing only its host; the domain's name comes on
+    its stdin, then a go byte once the files exist.  It touches nothing
+    before that.  If this process dies first (or ``create`` fails), it sees
+    its stdin close instead and removes whatever was created, so a toolstack
+    killed at any point leaves no domain directory behind; a process that
+    never got a name just exits.  For an incoming domain the pipe then
+    stays open as the receiver's lease (see ``sim_process``): ``keep``
+    commits the domain; closing it, or dying, destroys it.
     """
 
-    def __init__(self, path: Path, incoming: bool, create: Callable[[], None]):
-        cmd = [sys.executable, "-m", "xenshift.migrate.backend.sim_process", str(path)]
+    def __init__(self, root: Path, incoming: bool):
+        cmd = [sys.executable, "-m", "xenshift.migrate.backend.sim_process", str(root)]
         if incoming:
             cmd.append("--incoming")
-        self.path = path
+        self.root = root
+        self.incoming = incoming
+        self.path = root
         self.pid: int | None = None
         self.failure: BackendError | None = None
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, close_fds=True, bufsize=0)
+
+    def boot(self, name: str, create: Callable[[], None]) -> "_Spawn":
+        """Make the process domain ``name``: its files come from ``create``."""
+        self.path = self.root / name
         try:
+            try:
+                self.proc.stdin.write(name.encode() + b"\n")
+            except OSError:
+                self.ready()  # it died: its error names why
+                raise
             create()
             self.proc.stdin.write(SPAWN_GO)
         except BaseException:
             self.cancel()
             raise
-        if not incoming:
+        if not self.incoming:
             self.proc.stdin.close()
+        return self
 
     def ready(self) -> int:
         """Wait (bounded) until the process is up; its pid."""
@@ -418,6 +432,15 @@ class SimBackend(Backend):
         self.root = root or sim_root()
         # Domains take their memory from it when it has room.
         self.pool = HostPool(self.root.parent)
+        self._standby: _Spawn | None = None
+
+    def expect_incoming(self) -> None:
+        """Start the next incoming domain's process now: a Python process
+        starting up would otherwise take CPU from the stream it waits for.
+        Unused, it exits when this process does."""
+        if self._standby is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._standby = _Spawn(self.root, True)
 
     def _path(self, name: str) -> Path:
         if not name or "/" in name or name.startswith("."):
@@ -459,8 +482,8 @@ class SimBackend(Backend):
         self.root.mkdir(parents=True, exist_ok=True)
         seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
         try:
-            _Spawn(path, False,
-                   lambda: create_files(path, config, pages, fill, context, seed)).ready()
+            _Spawn(self.root, False).boot(
+                name, lambda: create_files(path, config, pages, fill, context, seed)).ready()
             dom = SimDomain(path)
             dom.unpause()
         except BaseException:
@@ -482,14 +505,11 @@ class SimBackend(Backend):
         xs.setdefault("platform", platform)
         xs.setdefault("workload", Workload().to_json())
         self.root.mkdir(parents=True, exist_ok=True)
-        boot = None
+        spawn, self._standby = self._standby or _Spawn(self.root, True), None
         try:
-            boot = _Spawn(path, True, lambda: create_files(path, config, pages, "zero", context,
-                                                           seed=1))
+            spawn.boot(name, lambda: create_files(path, config, pages, "zero", context, seed=1))
             # Pages may land at once: the process is waited for at the end.
-            return SimDomain(path, boot)
+            return SimDomain(path, spawn)
         except BaseException:
-            if boot is not None:
-                boot.cancel()
             _discard(path)
             raise

@@ -1,8 +1,11 @@
 """The process that *is* a running simulated domain.
 
-Started as ``python -m xenshift.migrate.backend.sim_process DIR``; it
-detaches, runs the native vCPU loop in a thread (which releases the GIL),
-and serves leases on ``DIR/ctl.sock``.  A lease is one byte on a connection:
+Started as ``python -m xenshift.migrate.backend.sim_process ROOT`` (a
+host's ``sim`` directory), it detaches and reads the name of its domain
+``ROOT/NAME`` from stdin; then it runs the native vCPU loop in a thread
+(which releases the GIL) and serves leases on ``NAME/ctl.sock``.  So a
+receiver can start one before a migration arrives and name it later.  A
+lease is one byte on a connection:
 
 * ``R`` (source side): if the connection drops before ``K``, resume the
   domain and turn log-dirty off.  A killed migration thus leaves the source
@@ -12,7 +15,8 @@ and serves leases on ``DIR/ctl.sock``.  A lease is one byte on a connection:
 The starter creates the domain's files while this process boots and then
 writes ``SPAWN_GO`` on its stdin; a stdin that closes without it means the
 starter died or failed, and what it created is removed.  Likewise when the
-starter is gone before it reads ``ready``.
+starter is gone before it reads ``ready``.  A stdin that closes before a
+name came ends the process with nothing to remove.
 
 With ``--incoming`` (a migration's destination) the stdin pipe stays open
 after ``SPAWN_GO`` as the receiver's lease: ``K`` on it means the hand-over
@@ -39,6 +43,7 @@ from xenshift.native import lib
 
 LEASE_RESUME, LEASE_KEEP = b"R", b"K"
 SPAWN_GO = b"G"
+NAME_MAX = 255  # a file name's limit
 
 
 def _detach() -> None:
@@ -128,16 +133,34 @@ class DomainProcess:
         self.vcpu.join(timeout=5)
 
 
+def _read_name() -> str | None:
+    """The domain's name, one line on stdin; None if stdin closes first."""
+    name = b""
+    while len(name) <= NAME_MAX:
+        byte = os.read(0, 1)
+        if not byte:
+            return None
+        if byte == b"\n":
+            text = name.decode(errors="replace")
+            return text if text and "/" not in text and not text.startswith(".") else None
+        name += byte
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sim_process")
-    parser.add_argument("path", type=Path)
+    parser.add_argument("root", type=Path)
     parser.add_argument("--incoming", action="store_true")
     args = parser.parse_args(argv)
     _detach()
+    name = _read_name()
+    if name is None:
+        return 0
+    path = (args.root / name).resolve()
     if os.read(0, 1) != SPAWN_GO:
-        remove_domain(args.path)
+        remove_domain(path)
         return 1
-    proc = DomainProcess(args.path.resolve(), os.dup(0) if args.incoming else None)
+    proc = DomainProcess(path, os.dup(0) if args.incoming else None)
 
     def stop(_signum, _frame):
         proc.stopping = True
