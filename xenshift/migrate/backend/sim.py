@@ -511,5 +511,6 @@ class SimBackend(Backend):
             # Pages may land at once: the process is waited for at the end.
             return SimDomain(path, spawn)
         except BaseException:
+            spawn.cancel()
             _discard(path)
             raise
