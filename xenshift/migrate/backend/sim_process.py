@@ -3,7 +3,7 @@
 Started as ``python -m xenshift.migrate.backend.sim_process ROOT`` (a
 host's ``sim`` directory), it detaches and reads the name of its domain
 ``ROOT/NAME`` from stdin; then it runs the native vCPU loop in a thread
-(which releases the GIL) and serves leases on ``NAME/ctl.sock``.  So a
+(which releases the GIL) and serves leases on ``ROOT/NAME/ctl.sock``.  So a
 receiver can start one before a migration arrives and name it later.  A
 lease is one byte on a connection:
 
