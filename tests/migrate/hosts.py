@@ -48,6 +48,16 @@ def pool_is_whole(status: PoolStatus) -> bool:
     return not status.held and status.clean == status.pages
 
 
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
 def domain_processes(root: Path) -> list[int]:
     """Domain processes whose command line names the state dir ``root``."""
     pids = []
@@ -106,14 +116,9 @@ class NsHost:
         """Wait (bounded) until the host holds nothing: no domain dir, no
         domain process, and its memory pool, if it has one, whole again
         (no region held, every free page scrubbed)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            sim = self.root / "sim"
-            if (not (sim.exists() and any(sim.iterdir())) and not self.stray_processes()
-                    and pool_is_whole(self.pool.status())):
-                return True
-            time.sleep(0.1)
-        return False
+        sim = self.root / "sim"
+        return wait_for(lambda: not any(sim.glob("*")) and not self.stray_processes()
+                        and pool_is_whole(self.pool.status()), timeout, 0.1)
 
     def clear(self) -> None:
         """Kill what this host's tests started, then remove every domain."""
@@ -202,10 +207,6 @@ def make_certs(d: Path) -> Certs:
 
 def wait_listening(host: NsHost, port: int, timeout: float = 15.0) -> None:
     """Bounded wait until something listens on ``port`` in ``host``'s namespace."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = host.run("ss", "-Hltn", f"sport = :{port}", timeout=10).stdout
-        if out.strip():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host.addr}:{port}")
+    if not wait_for(lambda: host.run("ss", "-Hltn", f"sport = :{port}", timeout=10).stdout.strip(),
+                    timeout, 0.05):
+        raise TimeoutError(f"nothing listens on {host.addr}:{port}")

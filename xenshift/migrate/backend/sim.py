@@ -362,19 +362,22 @@ class _Spawn:
         """Make the process domain ``name``: its files come from ``create``."""
         self.path = self.root / name
         try:
-            try:
-                self.proc.stdin.write(name.encode() + b"\n")
-            except OSError:
-                self.ready()  # it died: its error names why
-                raise
+            self._tell(name.encode() + b"\n")
             create()
-            self.proc.stdin.write(SPAWN_GO)
+            self._tell(SPAWN_GO)
         except BaseException:
             self.cancel()
             raise
         if not self.incoming:
             self.proc.stdin.close()
         return self
+
+    def _tell(self, data: bytes) -> None:
+        try:
+            self.proc.stdin.write(data)
+        except OSError:
+            self.ready()  # it died: this raises the error it gave
+            raise
 
     def ready(self) -> int:
         """Wait (bounded) until the process is up; its pid."""
@@ -439,7 +442,6 @@ class SimBackend(Backend):
         starting up would otherwise take CPU from the stream it waits for.
         Unused, it exits when this process does."""
         if self._standby is None:
-            self.root.mkdir(parents=True, exist_ok=True)
             self._standby = _Spawn(self.root, True)
 
     def _path(self, name: str) -> Path:

@@ -134,15 +134,16 @@ class DomainProcess:
 
 
 def _read_name() -> str | None:
-    """The domain's name, one line on stdin; None if stdin closes first."""
+    """The domain's name, one line on stdin (checked by the starter); None
+    if stdin closes first.  Read a byte at a time: what follows the line
+    is the starter's, read from the raw descriptor later."""
     name = b""
     while len(name) <= NAME_MAX:
         byte = os.read(0, 1)
         if not byte:
             return None
         if byte == b"\n":
-            text = name.decode(errors="replace")
-            return text if text and "/" not in text and not text.startswith(".") else None
+            return name.decode()
         name += byte
     return None
 
