@@ -18,11 +18,11 @@ sys.path.insert(0, str(HERE))
 from cdef import declarations  # noqa: E402  (the builder runs as a script)
 
 ffibuilder = FFI()
-ffibuilder.cdef(declarations(HERE / "pagecore.h", HERE / "simdomain.h"))
+ffibuilder.cdef(declarations(HERE / "pagecore.h", HERE / "simdomain.h", HERE / "pvpage.h"))
 ffibuilder.set_source(
     "xenshift.native._pagecore",
-    '#include "pagecore.h"\n#include "simdomain.h"\n',
-    sources=[str(REL / "pagecore.c"), str(REL / "simdomain.c")],
+    '#include "pagecore.h"\n#include "simdomain.h"\n#include "pvpage.h"\n',
+    sources=[str(REL / "pagecore.c"), str(REL / "simdomain.c"), str(REL / "pvpage.c")],
     include_dirs=[str(REL)],
     libraries=["zstd"],
     extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra"],

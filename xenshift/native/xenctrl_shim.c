@@ -1,7 +1,9 @@
 /* Wrappers over libxenctrl for what its headers give as macros or as
  * release-specific structures; see xenctrl_shim.h. */
 #define __XEN_TOOLS__ 1
+#include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <xenctrl.h>
 #include <xenforeignmemory.h>
 #include <xenguest.h>
@@ -38,6 +40,7 @@ int xs_xen_dominfo(xc_interface *xch, uint32_t first,
         out[i].nr_pages = info[i].nr_pages;
         out[i].max_memkb = info[i].max_memkb;
         out[i].max_vcpu_id = info[i].max_vcpu_id;
+        out[i].shared_info_frame = info[i].shared_info_frame;
         memcpy(out[i].handle, info[i].handle, 16);
     }
     return n;
@@ -92,5 +95,150 @@ long long xs_xen_logdirty(xc_interface *xch, uint32_t domid, unsigned int op,
     }
     xc_hypercall_buffer_free_pages(
         xch, hbuf, (int)((bytes + XC_PAGE_SIZE - 1) / XC_PAGE_SIZE));
+    return rc;
+}
+
+/* ---------------------------------------------------------- PV guests */
+
+/* xc_map_m2p maps whole 2 MiB chunks of the table; unmapping takes the
+ * same length. */
+#define M2P_CHUNK ((size_t)1 << 21)
+
+static size_t m2p_bytes(uint64_t max_mfn)
+{
+    return ((max_mfn * sizeof(xen_pfn_t)) + M2P_CHUNK - 1) & ~(M2P_CHUNK - 1);
+}
+
+uint64_t *xs_xen_map_m2p(xc_interface *xch, uint64_t *entries)
+{
+    unsigned long max_mfn;
+    xen_pfn_t *m2p;
+
+    _Static_assert(sizeof(xen_pfn_t) == sizeof(uint64_t), "64-bit toolstack");
+    if (xc_maximum_ram_page(xch, &max_mfn) < 0)
+        return NULL;
+    m2p = xc_map_m2p(xch, max_mfn, PROT_READ, NULL);
+    if (!m2p)
+        return NULL;
+    *entries = (uint64_t)max_mfn + 1;
+    return (uint64_t *)m2p;
+}
+
+int xs_xen_unmap_m2p(uint64_t *m2p, uint64_t entries)
+{
+    return munmap(m2p, m2p_bytes(entries - 1));
+}
+
+int xs_xen_vcpu_online(xc_interface *xch, uint32_t domid, uint32_t vcpu)
+{
+    xc_vcpuinfo_t info;
+
+    if (xc_vcpu_getinfo(xch, domid, vcpu, &info) < 0)
+        return -1;
+    return info.online ? 1 : 0;
+}
+
+_Static_assert(sizeof(vcpu_guest_context_x86_64_t) == XS_PV_CONTEXT_SIZE, "ctx");
+_Static_assert(offsetof(vcpu_guest_context_x86_64_t, user_regs.rdx) ==
+               XS_PV_CONTEXT_RDX, "rdx");
+_Static_assert(offsetof(vcpu_guest_context_x86_64_t, gdt_frames) ==
+               XS_PV_CONTEXT_GDT_FRAMES, "gdt_frames");
+_Static_assert(offsetof(vcpu_guest_context_x86_64_t, gdt_ents) ==
+               XS_PV_CONTEXT_GDT_ENTS, "gdt_ents");
+_Static_assert(offsetof(vcpu_guest_context_x86_64_t, ctrlreg) ==
+               XS_PV_CONTEXT_CTRLREG, "ctrlreg");
+_Static_assert(FIRST_RESERVED_GDT_ENTRY == XS_PV_GDT_ENTRIES_MAX, "gdt");
+_Static_assert(sizeof(struct xen_domctl_ext_vcpucontext) <= XS_PV_EXT_CONTEXT_MAX,
+               "ext context");
+_Static_assert(sizeof(xen_domctl_vcpu_msr_t) == XS_PV_MSR_SIZE, "msr");
+
+int xs_xen_vcpu_context(xc_interface *xch, uint32_t domid, uint32_t vcpu,
+                        uint8_t *buf)
+{
+    vcpu_guest_context_any_t ctx;
+
+    if (xc_vcpu_getcontext(xch, domid, vcpu, &ctx) < 0)
+        return -1;
+    memcpy(buf, &ctx.x64, sizeof(ctx.x64));
+    return 0;
+}
+
+int xs_xen_vcpu_extended(xc_interface *xch, uint32_t domid, uint32_t vcpu,
+                         uint8_t *buf, uint32_t *size)
+{
+    struct xen_domctl domctl = { .cmd = XEN_DOMCTL_get_ext_vcpucontext,
+                                 .domain = domid };
+
+    domctl.u.ext_vcpucontext.vcpu = vcpu;
+    if (xc_domctl(xch, &domctl) < 0)
+        return -1;
+    *size = domctl.u.ext_vcpucontext.size;
+    if (*size > sizeof(domctl.u.ext_vcpucontext))
+        return -1;
+    memcpy(buf, &domctl.u.ext_vcpucontext, *size);
+    return 0;
+}
+
+int xs_xen_vcpu_xsave(xc_interface *xch, uint32_t domid, uint32_t vcpu,
+                      uint8_t *buf, uint64_t *size)
+{
+    struct xen_domctl domctl = { .cmd = XEN_DOMCTL_getvcpuextstate,
+                                 .domain = domid };
+    DECLARE_HYPERCALL_BUFFER(void, hbuf);
+    int rc = -1;
+
+    domctl.u.vcpuextstate.vcpu = vcpu;
+    if (xc_domctl(xch, &domctl) < 0)
+        return -1;
+    if (!buf) {
+        /* No feature mask: the vCPU has no xsave state to save. */
+        *size = domctl.u.vcpuextstate.xfeature_mask ? domctl.u.vcpuextstate.size : 0;
+        return 0;
+    }
+    if (domctl.u.vcpuextstate.size > *size)
+        return -1;
+    hbuf = xc_hypercall_buffer_alloc(xch, hbuf, *size);
+    if (!hbuf)
+        return -1;
+    domctl.u.vcpuextstate.size = *size;
+    set_xen_guest_handle(domctl.u.vcpuextstate.buffer, hbuf);
+    if (xc_domctl(xch, &domctl) == 0 && domctl.u.vcpuextstate.size <= *size) {
+        *size = domctl.u.vcpuextstate.size;
+        memcpy(buf, hbuf, *size);
+        rc = 0;
+    }
+    xc_hypercall_buffer_free(xch, hbuf);
+    return rc;
+}
+
+int xs_xen_vcpu_msrs(xc_interface *xch, uint32_t domid, uint32_t vcpu,
+                     uint8_t *buf, uint64_t *size)
+{
+    struct xen_domctl domctl = { .cmd = XEN_DOMCTL_get_vcpu_msrs,
+                                 .domain = domid };
+    DECLARE_HYPERCALL_BUFFER(void, hbuf);
+    uint32_t count = (uint32_t)(*size / XS_PV_MSR_SIZE);
+    int rc = -1;
+
+    domctl.u.vcpu_msrs.vcpu = vcpu;
+    if (xc_domctl(xch, &domctl) < 0)
+        return -1;
+    if (!buf) {
+        *size = (uint64_t)domctl.u.vcpu_msrs.msr_count * XS_PV_MSR_SIZE;
+        return 0;
+    }
+    if (!count)
+        return -1;
+    hbuf = xc_hypercall_buffer_alloc(xch, hbuf, (size_t)count * XS_PV_MSR_SIZE);
+    if (!hbuf)
+        return -1;
+    domctl.u.vcpu_msrs.msr_count = count;
+    set_xen_guest_handle(domctl.u.vcpu_msrs.msrs, hbuf);
+    if (xc_domctl(xch, &domctl) == 0 && domctl.u.vcpu_msrs.msr_count <= count) {
+        *size = (uint64_t)domctl.u.vcpu_msrs.msr_count * XS_PV_MSR_SIZE;
+        memcpy(buf, hbuf, *size);
+        rc = 0;
+    }
+    xc_hypercall_buffer_free(xch, hbuf);
     return rc;
 }

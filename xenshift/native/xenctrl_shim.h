@@ -48,7 +48,14 @@ int xc_domain_get_tsc_info(xc_interface *xch, uint32_t domid,
                            uint32_t *gtsc_khz, uint32_t *incarnation);
 int xc_cpu_policy_get_size(xc_interface *xch, uint32_t *nr_leaves,
                            uint32_t *nr_msrs);
+int xc_domain_get_guest_width(xc_interface *xch, uint32_t domid,
+                              unsigned int *guest_width);
 #endif
+
+/* Exported by libxenctrl but declared only in its private header: the
+ * types (XEN_DOMCTL_PFINFO_*) of `num` frames, written over their mfns. */
+int xc_get_pfn_type_batch(xc_interface *xch, uint32_t dom, unsigned int num,
+                          xen_pfn_t *arr);
 
 struct xs_xen_dominfo {
     uint32_t domid;
@@ -59,6 +66,7 @@ struct xs_xen_dominfo {
     uint64_t nr_pages;
     uint64_t max_memkb;
     unsigned int max_vcpu_id;
+    uint64_t shared_info_frame;  /* mfn of a PV guest's shared info page */
     uint8_t handle[16];
 };
 
@@ -76,5 +84,36 @@ int xs_xen_cpu_policy(xc_interface *xch, uint32_t domid,
 long long xs_xen_logdirty(xc_interface *xch, uint32_t domid, unsigned int op,
                           uint64_t *bitmap, unsigned long pages,
                           unsigned int mode, uint32_t *dirty_count);
+
+/* ---- PV guests ---- */
+/* Xen's m2p, read-only: *entries mfns from 0 on; unmap with
+ * xs_xen_unmap_m2p and the same count. */
+uint64_t *xs_xen_map_m2p(xc_interface *xch, uint64_t *entries);
+int xs_xen_unmap_m2p(uint64_t *m2p, uint64_t entries);
+/* 1 if the vCPU is up, 0 if not, -1 on error. */
+int xs_xen_vcpu_online(xc_interface *xch, uint32_t domid, uint32_t vcpu);
+/* A 64-bit PV vCPU's vcpu_guest_context_x86_64, as the X86_PV_VCPU_BASIC
+ * record carries it, and the offsets of the fields holding frames. */
+#define XS_PV_CONTEXT_SIZE 5168
+#define XS_PV_CONTEXT_RDX 616
+#define XS_PV_CONTEXT_GDT_FRAMES 4832
+#define XS_PV_CONTEXT_GDT_ENTS 4960
+#define XS_PV_CONTEXT_CTRLREG 4984
+#define XS_PV_GDT_ENTRIES_MAX 7168
+int xs_xen_vcpu_context(xc_interface *xch, uint32_t domid, uint32_t vcpu,
+                        uint8_t *buf);
+/* XEN_DOMCTL_get_ext_vcpucontext: *size bytes (0: none) of at most
+ * XS_PV_EXT_CONTEXT_MAX. */
+#define XS_PV_EXT_CONTEXT_MAX 64
+int xs_xen_vcpu_extended(xc_interface *xch, uint32_t domid, uint32_t vcpu,
+                         uint8_t *buf, uint32_t *size);
+/* XEN_DOMCTL_getvcpuextstate and XEN_DOMCTL_get_vcpu_msrs: with buf NULL
+ * *size is set to what the state needs (0: the vCPU has none); with a
+ * buffer of *size bytes it is filled and *size set to what was written. */
+int xs_xen_vcpu_xsave(xc_interface *xch, uint32_t domid, uint32_t vcpu,
+                      uint8_t *buf, uint64_t *size);
+#define XS_PV_MSR_SIZE 16
+int xs_xen_vcpu_msrs(xc_interface *xch, uint32_t domid, uint32_t vcpu,
+                     uint8_t *buf, uint64_t *size);
 
 #endif
