@@ -3,7 +3,9 @@
 The reader walks the layers in order and enforces what Xen's own verifier
 leaves out: record order (STATIC_DATA_END before memory, the vCPU/platform
 tail after it, END last), one copy of each tail record, the HVM context's
-shape, PV records refused in an HVM stream.  Bodies are read only after
+shape, PV records refused in an HVM stream and HVM ones in a PV stream, a
+PV stream's X86_PV_INFO before its static data ends and its p2m frames
+before its pages.  Bodies are read only after
 their length is checked against a per-type cap, so no input can make it
 allocate more than one PAGE_DATA batch.  Page data is not kept: the
 :class:`PageSink` reads it straight into guest memory (or compares it).
@@ -16,10 +18,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from xenshift.migrate.errors import StreamFormatError
-from xenshift.migrate.stream import hvm_context, libxc, libxl, xl
+from xenshift.migrate.stream import hvm_context, libxc, libxc_pv, libxl, xl
 from xenshift.migrate.stream.framing import (
     OPTIONAL_BIT, ExactReader, read_body, read_record_header, skip_body)
-from xenshift.migrate.stream.writer import CpuPolicy, StreamTail
+from xenshift.migrate.stream.writer import CpuPolicy, PvTail, StreamTail, Tail
 from xenshift.native import PAGE_SIZE, ffi, lib
 
 # Cap for records other than PAGE_DATA and the emulator's: the largest is
@@ -48,6 +50,9 @@ class PageSink(Protocol):
         With ``verify`` the pages are the VERIFY pass: compare, do not load.
         """
 
+    def p2m_frames(self, p2m: libxc_pv.P2mFrames) -> None:
+        """A PV stream's X86_PV_P2M_FRAMES, after ``begin``, before any page."""
+
 
 @dataclass
 class StreamContents:
@@ -56,7 +61,7 @@ class StreamContents:
     config: dict[str, Any] = field(default_factory=dict)
     domain: libxc.DomainHeader | None = None
     policy: CpuPolicy = CpuPolicy()
-    tail: StreamTail | None = None
+    tail: Tail | None = None
     page_records: int = 0
     pages: int = 0
 
@@ -71,6 +76,7 @@ _PV_RECORDS = {libxc.REC_X86_PV_INFO, libxc.REC_X86_PV_P2M_FRAMES,
                libxc.REC_X86_PV_VCPU_BASIC, libxc.REC_X86_PV_VCPU_EXTENDED,
                libxc.REC_X86_PV_VCPU_XSAVE, libxc.REC_SHARED_INFO,
                libxc.REC_X86_PV_VCPU_MSRS}
+_HVM_RECORDS = {libxc.REC_HVM_CONTEXT, libxc.REC_HVM_PARAMS}
 _UNSUPPORTED = {libxc.REC_TOOLSTACK: "the deprecated TOOLSTACK record",
                 libxc.REC_CHECKPOINT: "checkpointed (Remus/COLO) streams",
                 libxc.REC_CHECKPOINT_DIRTY_PFN_LIST: "checkpointed (COLO) streams"}
@@ -85,14 +91,17 @@ class _LibxcReader:
         self.phase = _Phase.STATIC
         self.verify = False
         self.tail: dict[int, Any] = {}
+        self.pv = False
+        self.pv_info = False
+        self.p2m: libxc_pv.P2mFrames | None = None
+        self.vcpus: dict[int, dict[int, bytes]] = {}  # vcpu id -> record type -> blob
         self.pfn_buf = bytearray(libxc.MAX_BATCH_SIZE * 8)
 
     def run(self) -> None:
         r = self.r
         image = libxc.decode_image_header(r)
         domain = libxc.decode_domain_header(r)
-        if domain.guest_type != libxc.DHDR_TYPE_X86_HVM:
-            raise r.error("x86 PV streams are not supported; only HVM guests migrate")
+        self.pv = domain.guest_type == libxc.DHDR_TYPE_X86_PV
         self.c.domain = domain
         self.version = image.version
         while True:
@@ -111,8 +120,10 @@ class _LibxcReader:
                 skip_body(r, length, RECORD_CAP, f"optional record {rtype:#x}", at)
                 return
             raise r.error(f"unknown mandatory libxc record type {rtype:#x}", at)
-        if rtype in _PV_RECORDS:
+        if rtype in _PV_RECORDS and not self.pv:
             raise r.error(f"{name} record in an HVM stream", at)
+        if rtype in _HVM_RECORDS and self.pv:
+            raise r.error(f"{name} record in a PV stream", at)
         if rtype in _UNSUPPORTED:
             raise r.error(f"{name}: {_UNSUPPORTED[rtype]} are not supported", at)
         if rtype == libxc.REC_PAGE_DATA:
@@ -141,7 +152,16 @@ class _LibxcReader:
             libxc.decode_empty(body, name)
             if self.phase != _Phase.STATIC:
                 raise r.error("second STATIC_DATA_END", at)
+            if self.pv and not self.pv_info:
+                raise r.error("STATIC_DATA_END of a PV stream before X86_PV_INFO", at)
             self._enter_memory()
+        elif rtype == libxc.REC_X86_PV_INFO:
+            if self.phase != _Phase.STATIC or self.pv_info:
+                raise r.error(f"{name} after the static data or repeated", at)
+            libxc_pv.decode_pv_info(body)
+            self.pv_info = True
+        elif rtype == libxc.REC_X86_PV_P2M_FRAMES:
+            self._p2m_frames(name, body, at)
         elif rtype == libxc.REC_VERIFY:
             libxc.decode_empty(body, name)
             if self.phase != _Phase.MEMORY or self.verify:
@@ -149,6 +169,19 @@ class _LibxcReader:
             self.verify = True
         else:
             self._tail_record(rtype, name, body, at)
+
+    def _p2m_frames(self, name: str, body: bytes, at: int) -> None:
+        r = self.r
+        if not self.pv_info or self.p2m is not None or self.phase == _Phase.TAIL:
+            raise r.error(f"{name} before X86_PV_INFO, repeated or after the memory", at)
+        if self.phase == _Phase.STATIC:
+            if self.version >= 3:
+                raise r.error(f"{name} before STATIC_DATA_END", at)
+            self._enter_memory()  # version 2 streams have no STATIC_DATA_END
+        self.p2m = libxc_pv.decode_p2m_frames(body)
+        # The p2m, not the config, bounds a PV guest's pfns.
+        self.max_pfn = self.p2m.end_pfn + 1
+        self.sink.p2m_frames(self.p2m)
 
     def _enter_memory(self) -> None:
         """The static data is complete: the sink creates the domain."""
@@ -158,6 +191,14 @@ class _LibxcReader:
     def _tail_record(self, rtype: int, name: str, body: bytes, at: int) -> None:
         if self.phase == _Phase.STATIC:
             raise self.r.error(f"{name} before any memory (no STATIC_DATA_END)", at)
+        if rtype in libxc_pv.VCPU_RECORDS:
+            vcpu_id, blob = libxc_pv.decode_vcpu(rtype, body, name)
+            records = self.vcpus.setdefault(vcpu_id, {})
+            if rtype in records:
+                raise self.r.error(f"second {name} record for vCPU {vcpu_id}", at)
+            records[rtype] = blob
+            self.phase = _Phase.TAIL
+            return
         if rtype in self.tail:
             raise self.r.error(f"second {name} record", at)
         self.phase = _Phase.TAIL
@@ -169,6 +210,8 @@ class _LibxcReader:
             self.tail[rtype] = blob
         elif rtype == libxc.REC_HVM_PARAMS:
             self.tail[rtype] = libxc.decode_hvm_params(body)
+        elif rtype == libxc.REC_SHARED_INFO:
+            self.tail[rtype] = libxc_pv.decode_shared_info(body)
 
     def _page_data(self, length: int, at: int) -> None:
         r = self.r
@@ -178,6 +221,8 @@ class _LibxcReader:
             if self.version >= 3:
                 raise r.error("PAGE_DATA before STATIC_DATA_END", at)
             self._enter_memory()  # version 2 streams have no STATIC_DATA_END
+        if self.pv and self.p2m is None:
+            raise r.error("PAGE_DATA of a PV stream before X86_PV_P2M_FRAMES", at)
         if not libxc.PAGE_DATA_HDR.size < length <= libxc.PAGE_DATA_MAX:
             raise r.error(f"PAGE_DATA record of {length} bytes is out of bounds", at)
         count, res = r.unpack(libxc.PAGE_DATA_HDR, "PAGE_DATA header")
@@ -205,13 +250,30 @@ class _LibxcReader:
         self.c.pages += data_pages
 
     def _finish(self, at: int) -> None:
-        missing = [libxc.REC_NAMES[t] for t in
-                   (libxc.REC_X86_TSC_INFO, libxc.REC_HVM_CONTEXT) if t not in self.tail]
+        needed = (libxc.REC_X86_TSC_INFO, libxc.REC_SHARED_INFO) if self.pv else \
+            (libxc.REC_X86_TSC_INFO, libxc.REC_HVM_CONTEXT)
+        missing = [libxc.REC_NAMES[t] for t in needed if t not in self.tail]
         if missing:
             raise self.r.error(f"END before {', '.join(missing)}", at)
+        if self.pv:
+            self.c.tail = self._pv_tail(at)
+            return
         params = self.tail.get(libxc.REC_HVM_PARAMS, libxc.HvmParams(()))
         self.c.tail = StreamTail(self.tail[libxc.REC_X86_TSC_INFO],
                                  self.tail[libxc.REC_HVM_CONTEXT], params)
+
+
+    def _pv_tail(self, at: int) -> PvTail:
+        if 0 not in self.vcpus:
+            raise self.r.error("END of a PV stream without vCPU 0's records", at)
+        vcpus = []
+        for vcpu_id, records in sorted(self.vcpus.items()):
+            if libxc.REC_X86_PV_VCPU_BASIC not in records:
+                raise self.r.error(f"vCPU {vcpu_id} has no X86_PV_VCPU_BASIC record", at)
+            blobs = [records.get(t, b"") for t in libxc_pv.VCPU_RECORDS]
+            vcpus.append(libxc_pv.PvVcpu(vcpu_id, *blobs))
+        return PvTail(self.tail[libxc.REC_X86_TSC_INFO], self.tail[libxc.REC_SHARED_INFO],
+                      tuple(vcpus))
 
 
 class _Emulator:
@@ -251,6 +313,8 @@ def _read_libxl(reader: ExactReader, sink: PageSink, contents: StreamContents) -
             if not seen_libxc:
                 raise reader.error("libxl END without a libxc stream", at)
             if emulator.context is not None:
+                if isinstance(contents.tail, PvTail):
+                    raise reader.error("EMULATOR_CONTEXT in a PV guest's stream", at)
                 contents.tail = replace(contents.tail, device_model=emulator.state())
             elif emulator.xenstore:
                 raise reader.error("EMULATOR_XENSTORE_DATA without EMULATOR_CONTEXT", at)
