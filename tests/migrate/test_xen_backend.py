@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from xenshift.migrate.backend import xen, xen_devicemodel
+from xenshift.migrate.backend import xen, xen_devicemodel, xen_host, xen_source
 from xenshift.migrate import session
 from xenshift.migrate.errors import (
     BackendError, DomainNotFoundError, MigrationError, NotXenHostError)
@@ -66,6 +66,7 @@ class FakeXen:
         if first > DOMID:
             return 0
         out[0].domid, out[0].hvm, out[0].shutdown = DOMID, 1, int(self.shutdown)
+        out[0].shutdown_reason = xen_source.SHUTDOWN_SUSPEND if self.shutdown else 0
         out[0].nr_pages, out[0].max_vcpu_id = PAGES, 0
         return 1
 
@@ -79,7 +80,7 @@ class FakeXen:
 
     def xc_shadow_control(self, xch, domid, op, mb, mode):
         self.calls.append(("shadow", op))
-        self.logdirty = op == xen.SHADOW_OP_ENABLE_LOGDIRTY
+        self.logdirty = op == xen_source.SHADOW_OP_ENABLE_LOGDIRTY
         return 0
 
     def xs_xen_logdirty(self, xch, domid, op, bitmap, pages, mode, count):
@@ -152,7 +153,7 @@ class FakeXen:
         return 0
 
 
-class FakeToolstack(xen.Toolstack):
+class FakeToolstack(xen_host.Toolstack):
     DM = f"/local/domain/0/device-model/{DOMID}"
     XENSTORE = {f"{DM}/physmap/f0000000/start_addr": "f0000000",
                 f"{DM}/physmap/f0000000/size": "800000",
@@ -257,11 +258,11 @@ def test_save_loop_against_fake_libxenctrl(qemu_dirs):
     result = pre.run()
     assert fake.shutdown and not fake.maps  # suspended; every mapping released
     ops = [c for c in fake.calls if c[0] != "logdirty"]
-    assert ops[0] == ("shadow", xen.SHADOW_OP_ENABLE_LOGDIRTY)
+    assert ops[0] == ("shadow", xen_source.SHADOW_OP_ENABLE_LOGDIRTY)
     cleans = [c for c in fake.calls if c[0] == "logdirty"]
-    assert all(c[1] == xen.SHADOW_OP_CLEAN for c in cleans)
-    assert cleans[-1][2] == xen.SHADOW_LOGDIRTY_FINAL and cleans[0][2] == 0
-    assert ("shutdown", xen.SHUTDOWN_SUSPEND) in fake.calls
+    assert all(c[1] == xen_source.SHADOW_OP_CLEAN for c in cleans)
+    assert cleans[-1][2] == xen_source.SHADOW_LOGDIRTY_FINAL and cleans[0][2] == 0
+    assert ("shutdown", xen_source.SHUTDOWN_SUSPEND) in fake.calls
     assert [r.dirty_pages for r in result.rounds][0] > 0
     # The stream, read back, rebuilds the guest as it was at suspension.
     sink = Memory()

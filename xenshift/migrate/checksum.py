@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from xenshift.migrate.stream.libxc import MAX_BATCH_SIZE
-from xenshift.migrate.stream.writer import StreamTail
+from xenshift.migrate.stream.writer import PvTail, Tail
 from xenshift.native import hash_buffer
 
 
@@ -22,8 +22,16 @@ def memory_hash(pages: int, chunk: Callable[[int, int], memoryview]) -> int:
     return h
 
 
-def context_hash(tail: StreamTail) -> int:
-    """Hash of the vCPU/platform state as the stream carries it."""
+def context_hash(tail: Tail) -> int:
+    """Hash of the vCPU/platform state as the stream carries it.
+
+    A PV guest's shared info page is left out: the destination's restore
+    rebuilds parts of it (event channel state, its own p2m frame list), so
+    it differs between the hosts by design.
+    """
+    if isinstance(tail, PvTail):
+        return hash_buffer(b"".join(v.basic + v.extended + v.xsave + v.msrs for v in tail.vcpus)
+                           + repr(tail.tsc).encode())
     return hash_buffer(tail.hvm_context + repr((tail.tsc, tail.hvm_params)).encode())
 
 

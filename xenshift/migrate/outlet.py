@@ -24,6 +24,12 @@ from xenshift.native import PAGE_SIZE, ffi, lib
 QUEUE_DEPTH = 4  # batches queued per data connection: 16 MiB each at most
 
 
+def xen_words(pfns, count: int, mapped: MappedPages) -> memoryview:
+    """The PAGE_DATA pfn words of a batch: the backend's typed ones (PV),
+    else the pfns themselves."""
+    return mapped.words if mapped.words is not None else pfn_bytes(pfns, count)
+
+
 class Tee:
     """A plain Xen copy of the stream, written to a file."""
 
@@ -79,8 +85,8 @@ class XenOutlet(Outlet):
 
     def pages(self, pfns, count: int, mapped: MappedPages, verify: bool) -> None:
         with mapped:
-            words = pfn_bytes(pfns, count)
-            head = writer.page_data_head(words, count)
+            words = xen_words(pfns, count, mapped)
+            head = writer.page_data_head(words, mapped.count)
             if self.conn is not None:
                 self.conn.sendv([head, words, mapped.span or mapped.view])
             self.tee.write(head, words, mapped.view)
@@ -171,6 +177,13 @@ class FramedOutlet(Outlet):
         self.tee.write(data)
 
     def pages(self, pfns, count: int, mapped: MappedPages, verify: bool) -> None:
+        if mapped.words is not None:
+            # A PV batch goes as Xen's own PAGE_DATA: PAGES frames carry
+            # untyped pfns, so its pages are neither compressed nor split.
+            with mapped:
+                self.control(b"".join([writer.page_data_head(mapped.words, mapped.count),
+                                       mapped.words, mapped.view]))
+            return
         if self.tee.file is not None:
             words = pfn_bytes(pfns, count)
             self.tee.write(writer.page_data_head(words, count), words, mapped.view)

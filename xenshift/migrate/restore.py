@@ -16,7 +16,7 @@ from xenshift.migrate import extension as ext
 from xenshift.migrate.backend.base import INCOMING_SUFFIX, Backend, DestDomain
 from xenshift.migrate.errors import (
     DomainExistsError, MigrationError, StreamFormatError, VerifyMismatchError)
-from xenshift.migrate.stream import libxc
+from xenshift.migrate.stream import libxc, libxc_pv
 from xenshift.migrate.stream.framing import ExactReader
 from xenshift.migrate.stream.writer import CpuPolicy
 from xenshift.migrate.transport import IO_TIMEOUT, Connection
@@ -57,10 +57,12 @@ class DomainBuilder:
         self.rename_to = rename_to
         self.pfns = ffi.new("uint64_t[]", libxc.MAX_BATCH_SIZE)
         self.verify_buf: bytearray | None = None  # only a --debug stream needs it
+        self.pv = False
 
     def begin(self, config: dict[str, Any], domain: libxc.DomainHeader,
               policy: CpuPolicy) -> int:
         self.name = self.rename_to or guest_name(config)
+        self.pv = domain.guest_type == libxc.DHDR_TYPE_X86_PV
         pages = guest_pages(config)
         if any(d.name == self.name for d in self.backend.list_domains()):
             raise DomainExistsError(f"a domain called {self.name} already runs on this host")
@@ -68,7 +70,14 @@ class DomainBuilder:
                                                  domain, policy)
         return pages
 
+    def p2m_frames(self, p2m: libxc_pv.P2mFrames) -> None:
+        self.dest.p2m_frames(p2m)
+
     def page_data(self, head: libxc.PageDataHead, reader: ExactReader, verify: bool) -> None:
+        if self.pv:
+            # Page types and pages without data mean something only to Xen.
+            self.dest.receive_page_data(head, reader, verify)
+            return
         words = ffi.cast("uint64_t *", ffi.from_buffer(head.pfn_words))
         n = lib.xs_pfns_data(words, head.count, self.pfns)
         if not verify:

@@ -36,6 +36,7 @@ int xs_xen_dominfo(xc_interface *xch, uint32_t first,
         out[i].hvm = info[i].hvm;
         out[i].paused = info[i].paused;
         out[i].shutdown = info[i].shutdown;
+        out[i].shutdown_reason = info[i].shutdown_reason;
         out[i].dying = info[i].dying;
         out[i].nr_pages = info[i].nr_pages;
         out[i].max_memkb = info[i].max_memkb;

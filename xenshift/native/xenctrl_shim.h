@@ -62,6 +62,7 @@ struct xs_xen_dominfo {
     int hvm;
     int paused;
     int shutdown;
+    unsigned int shutdown_reason;  /* SHUTDOWN_* while shutdown is set */
     int dying;
     uint64_t nr_pages;
     uint64_t max_memkb;

@@ -13,9 +13,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from xenshift.migrate.stream import libxc
+from xenshift.migrate.errors import BackendError
+from xenshift.migrate.stream import libxc, libxc_pv
 from xenshift.migrate.stream.framing import ExactReader
-from xenshift.migrate.stream.writer import CpuPolicy, StreamTail
+from xenshift.migrate.stream.writer import CpuPolicy, Tail
 from xenshift.migrate.transport import FileSpan
 
 INCOMING_SUFFIX = "--incoming"
@@ -39,19 +40,24 @@ class DomainState:
     """What the stream carries besides memory: CPU policy and the tail."""
 
     policy: CpuPolicy
-    tail: StreamTail
+    tail: Tail
 
 
 class MappedPages(AbstractContextManager):
-    """``count`` pages of a source domain, contiguous in pfn order.
+    """A batch of a source domain's pages: ``count`` pages of data in
+    ``view``, contiguous in pfn order.
 
     ``span`` is set when the pages are also a run of a file the transport
     can send from without copying them (the simulator's memory file).
+    ``words`` is set for a PV guest: the batch's PAGE_DATA pfn words with
+    their page types, where pages without data (``count`` is then smaller
+    than the batch) have a word but nothing in ``view``.
     """
 
     view: memoryview
     count: int
     span: FileSpan | None = None
+    words: memoryview | None = None
 
     def __exit__(self, *exc) -> None:
         self.release()
@@ -118,6 +124,11 @@ class SourceDomain(abc.ABC):
     def destroy(self) -> None:
         """Remove the domain for good (after a successful hand-over)."""
 
+    def p2m_frames(self) -> libxc_pv.P2mFrames | None:
+        """A PV guest's X86_PV_P2M_FRAMES, sent before its pages; None for
+        other guests."""
+        return None
+
     def throttle(self, fraction: float) -> bool:
         """Slow the vCPUs to ``fraction`` of full speed; False if unsupported."""
         return False
@@ -150,6 +161,16 @@ class DestDomain(abc.ABC):
     @abc.abstractmethod
     def zero_pages(self, pfns, count: int) -> None:
         """Clear the ``count`` pages ``pfns`` names."""
+
+    def p2m_frames(self, p2m: libxc_pv.P2mFrames) -> None:
+        """A PV stream's X86_PV_P2M_FRAMES (before its pages)."""
+        raise BackendError(f"{self.name}: this backend builds HVM guests only, not PV ones")
+
+    def receive_page_data(self, head: libxc.PageDataHead, reader: ExactReader,
+                          verify: bool) -> None:
+        """A PV stream's PAGE_DATA record as it is: typed pfn words, then
+        ``head.data_pages`` pages from ``reader``."""
+        raise BackendError(f"{self.name}: this backend builds HVM guests only, not PV ones")
 
     @abc.abstractmethod
     def restore_state(self, state: DomainState) -> None:

@@ -496,7 +496,9 @@ class SimBackend(Backend):
     def create_incoming(self, config: dict[str, Any], name: str, pages: int,
                         domain: libxc.DomainHeader, policy: CpuPolicy) -> SimDomain:
         # A simulated vCPU has no CPUID to level, and every simulated host
-        # speaks the same version: header and policy need no check here.
+        # speaks the same version: only the guest type needs a check here.
+        if domain.guest_type != libxc.DHDR_TYPE_X86_HVM:
+            raise BackendError(f"{name}: simulated hosts run HVM guests only, not PV ones")
         path = self._path(name)
         if path.exists():
             raise DomainExistsError(f"a domain called {name} already exists here")

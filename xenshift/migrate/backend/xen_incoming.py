@@ -8,6 +8,10 @@ handshake.  xl builds ``NAME--incoming`` paused and says READY once the
 stream's END is in; the source's PERMISSION is passed on, and xl renames
 the domain and reports; ``xl unpause`` then starts it.  Whatever fails
 before that, xl is stopped and the half-built domain destroyed.
+
+A PV guest's stream is passed on record for record: its PAGE_DATA words
+carry page types (and pages without data) that the pfn-only path would
+lose, and its p2m frames and vCPU records go as they came.
 """
 
 from __future__ import annotations
@@ -18,18 +22,16 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xenshift.migrate import handover
-from xenshift.migrate.backend.base import INCOMING_SUFFIX, DestDomain, DomainState
+from xenshift.migrate.backend.base import INCOMING_SUFFIX, Backend, DestDomain, DomainState
+from xenshift.migrate.backend.xen_host import Toolstack
 from xenshift.migrate.errors import BackendError, MigrationError
-from xenshift.migrate.stream import libxc, writer
+from xenshift.migrate.stream import libxc, libxc_pv, writer
 from xenshift.migrate.stream.framing import ExactReader
 from xenshift.migrate.stream.writer import CpuPolicy
 from xenshift.native import PAGE_SIZE
-
-if TYPE_CHECKING:
-    from xenshift.migrate.backend.xen import XenBackend
 
 # Building the domain (QEMU, devices) happens between the stream's END and
 # xl's READY; libxl's own timeouts are of this order.
@@ -40,9 +42,10 @@ XL_TIMEOUT = 60.0
 class XenIncoming(DestDomain):
     """A domain ``xl migrate-receive`` builds from the stream written to it."""
 
-    def __init__(self, backend: "XenBackend", config: dict[str, Any], name: str, pages: int,
-                 domain: libxc.DomainHeader, policy: CpuPolicy):
+    def __init__(self, backend: Backend, toolstack: Toolstack, config: dict[str, Any],
+                 name: str, pages: int, domain: libxc.DomainHeader, policy: CpuPolicy):
         self.backend = backend
+        self.toolstack = toolstack
         self.name = name
         self.pages = pages
         self.final = name.removesuffix(INCOMING_SUFFIX)
@@ -52,7 +55,7 @@ class XenIncoming(DestDomain):
         self._handed = False  # PERMISSION passed to xl: the domain has its final name
         config = {**config, "c_info": {**config.get("c_info", {}), "name": self.final}}
         self.log = tempfile.TemporaryFile()
-        self.proc = backend.toolstack.migrate_receive(self.log)
+        self.proc = toolstack.migrate_receive(self.log)
         try:
             self._expect(handover.BANNER, "xl's banner", XL_TIMEOUT)
             self._write(writer.prologue(config, domain, policy))
@@ -61,14 +64,30 @@ class XenIncoming(DestDomain):
             raise
 
     # ------------------------------------------------------------ memory
-    def receive_pages(self, pfns, count: int, reader: ExactReader) -> None:
+    def _batch_buffer(self, count: int) -> memoryview:
         # One batch buffer per receiving thread (data channels run in parallel).
         buf = getattr(self._local, "buf", None)
         if buf is None:
             buf = self._local.buf = bytearray(libxc.MAX_BATCH_SIZE * PAGE_SIZE)
-        data = memoryview(buf)[:count * PAGE_SIZE]
+        return memoryview(buf)[:count * PAGE_SIZE]
+
+    def receive_pages(self, pfns, count: int, reader: ExactReader) -> None:
+        data = self._batch_buffer(count)
         reader.read_into(data, "page data")
         self.write_pages(pfns, count, data)
+
+    def p2m_frames(self, p2m: libxc_pv.P2mFrames) -> None:
+        self._write(writer.p2m_frames(p2m))
+
+    def receive_page_data(self, head: libxc.PageDataHead, reader: ExactReader,
+                          verify: bool) -> None:
+        data = self._batch_buffer(head.data_pages)
+        reader.read_into(data, "page data")
+        with self._lock:
+            if verify:
+                self._start_verify()
+            self._write(writer.page_data_head(head.pfn_words, head.data_pages),
+                        head.pfn_words, data)
 
     def write_pages(self, pfns, count: int, data) -> None:
         self._page_data(pfns, count, data)
@@ -81,11 +100,14 @@ class XenIncoming(DestDomain):
         """Pass the VERIFY pass on: Xen's restore compares the pages with
         what it loaded and fails the build on a difference."""
         with self._lock:
-            if not self._verifying:
-                self._write(writer.verify_marker())
-                self._verifying = True
+            self._start_verify()
         self._page_data(pfns, count, data)
         return -1
+
+    def _start_verify(self) -> None:
+        if not self._verifying:
+            self._write(writer.verify_marker())
+            self._verifying = True
 
     def _page_data(self, pfns, count: int, data) -> None:
         words = writer.pfn_bytes(pfns, count)
@@ -98,10 +120,7 @@ class XenIncoming(DestDomain):
         self._expect(handover.READY, "xl's READY (the domain built, paused)", BUILD_TIMEOUT)
 
     def checksum(self) -> str:
-        # xen imports this module, so XenSource is looked up here.
-        from xenshift.migrate.backend.xen import XenSource
-        domid = self.backend.toolstack.domid(self.name)
-        return XenSource(self.backend, domid, self.name).checksum()
+        return self.backend.open_source(self.name).checksum()
 
     # --------------------------------------------------------- hand-over
     def rename(self, name: str) -> None:
@@ -117,7 +136,7 @@ class XenIncoming(DestDomain):
         self.name = name
 
     def unpause(self) -> None:
-        self.backend.toolstack.run("unpause", self.name)
+        self.toolstack.run("unpause", self.name)
 
     def commit(self) -> None:
         try:
@@ -134,10 +153,10 @@ class XenIncoming(DestDomain):
         # xl destroys its copy on its own failures, not when it is killed.
         for name in {self.name, self.final + INCOMING_SUFFIX}:
             try:
-                domid = self.backend.toolstack.domid(name)
+                domid = self.toolstack.domid(name)
             except MigrationError:
                 continue
-            self.backend.toolstack.destroy(domid)
+            self.toolstack.destroy(domid)
 
     # ---------------------------------------------------------- xl pipes
     def _write(self, *parts) -> None:

@@ -1,0 +1,231 @@
+"""A Xen domain as the source of a save or migration, the way
+``xg_sr_save.c`` drives it: the CPU policy, log-dirty through
+``xc_shadow_control``/``xc_logdirty_control``, batches mapped with
+``xenforeignmemory_map``, suspend, then the guest type's tail.
+
+``XenSource`` holds what HVM and PV guests share; ``XenHvmSource`` adds an
+HVM guest's memory by pfn, suspend through the hypervisor, the HVM context,
+HVM params and the device model's state (xen_devicemodel); a PV guest is
+``xen_pv.XenPvSource``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from xenshift.migrate.backend.base import DomainState, MappedPages, SourceDomain
+from xenshift.migrate.backend.xen_devicemodel import DeviceModel
+from xenshift.migrate.backend.xen_host import PROT_READ, Handles, Toolstack, dominfo
+from xenshift.migrate.checksum import context_hash, format_checksum, memory_hash
+from xenshift.migrate.errors import BackendError
+from xenshift.migrate.stream import libxc
+from xenshift.migrate.stream.libxl import DeviceModelState
+from xenshift.migrate.stream.writer import CpuPolicy, StreamTail
+from xenshift.native import PAGE_SIZE
+
+# public/domctl.h and sched.h
+SHADOW_OP_OFF = 0
+SHADOW_OP_ENABLE_LOGDIRTY = 2
+SHADOW_OP_CLEAN = 11
+SHADOW_LOGDIRTY_FINAL = 1 << 0
+SHUTDOWN_SUSPEND = 2
+SUSPEND_TIMEOUT = 30.0
+# The HVM params xg_sr_save_x86_hvm.c saves (non-zero ones only).
+SAVED_HVM_PARAMS = (1, 2, 4, 5, 6, 9, 10, 11, 12, 17, 19, 20, 21, 23, 24, 25)
+
+
+class ForeignPages(MappedPages):
+    """Guest frames mapped with ``xenforeignmemory_map``."""
+
+    def __init__(self, h: Handles, addr, count: int):
+        self.h, self.addr, self.count = h, addr, count
+        self.view = memoryview(h.ffi.buffer(addr, count * PAGE_SIZE))
+
+    def release(self) -> None:
+        if self.addr is not None:
+            self.view.release()
+            self.h.lib.xenforeignmemory_unmap(self.h.fmem, self.addr, self.count)
+            self.addr = None
+
+
+def map_frames(h: Handles, domid: int, frames, count: int, what: str) -> ForeignPages:
+    """Map ``count`` frames (a ``xen_pfn_t``/``uint64_t`` array: pfns of an
+    HVM guest, mfns of a PV one) read-only, or BackendError naming ``what``."""
+    ffi, lib = h.ffi, h.lib
+    err = ffi.new("int[]", count)
+    addr = lib.xenforeignmemory_map(h.fmem, domid, PROT_READ, count,
+                                    ffi.cast("xen_pfn_t *", frames), err)
+    if addr == ffi.NULL:
+        raise BackendError(f"cannot map {count} {what}")
+    pages = ForeignPages(h, addr, count)
+    bad = next((i for i in range(count) if err[i]), None)
+    if bad is not None:
+        pages.release()
+        raise BackendError(f"{what}: frame {int(frames[bad]):#x} cannot be mapped")
+    return pages
+
+
+class XenSource(SourceDomain):
+    """What saving any Xen guest takes, whatever its type."""
+
+    def __init__(self, h: Handles, toolstack: Toolstack, domid: int, name: str):
+        self.h = h
+        self.toolstack = toolstack
+        self.domid = domid
+        self.name = name
+        self.pages = 0  # set by the guest type
+
+    def _check(self, rc: int, what: str) -> None:
+        if rc < 0:
+            raise BackendError(f"{self.name}: {what} failed")
+
+    def _info(self):
+        return dominfo(self.h, self.domid)
+
+    def config(self) -> dict[str, Any]:
+        return self.toolstack.config(self.domid)
+
+    def _header(self, guest_type: int) -> libxc.DomainHeader:
+        major, minor = self.h.ffi.new("uint32_t *"), self.h.ffi.new("uint32_t *")
+        self._check(self.h.lib.xs_xen_version(self.h.xch, major, minor), "xc_version")
+        return libxc.DomainHeader(guest_type, major[0], minor[0])
+
+    def enable_logdirty(self) -> None:
+        ffi, lib = self.h.ffi, self.h.lib
+        if lib.xc_shadow_control(self.h.xch, self.domid, SHADOW_OP_ENABLE_LOGDIRTY,
+                                 ffi.NULL, 0) < 0:
+            # As xg_sr_save.c: VRAM tracking may hold shadow mode; off, then retry.
+            lib.xc_shadow_control(self.h.xch, self.domid, SHADOW_OP_OFF, ffi.NULL, 0)
+            if lib.xc_shadow_control(self.h.xch, self.domid, SHADOW_OP_ENABLE_LOGDIRTY,
+                                     ffi.NULL, 0) < 0:
+                self._logdirty_failed(ffi.errno)
+
+    def _logdirty_failed(self, err: int) -> None:
+        raise BackendError(f"{self.name}: enabling log-dirty mode failed")
+
+    def disable_logdirty(self) -> None:
+        self.h.lib.xc_shadow_control(self.h.xch, self.domid, SHADOW_OP_OFF, self.h.ffi.NULL, 0)
+
+    def clean_dirty(self, bitmap, final: bool = False) -> int:
+        count = self.h.ffi.new("uint32_t *")
+        rc = self.h.lib.xs_xen_logdirty(self.h.xch, self.domid, SHADOW_OP_CLEAN, bitmap,
+                                        self.pages, SHADOW_LOGDIRTY_FINAL if final else 0, count)
+        self._check(rc, "cleaning the log-dirty bitmap")
+        return int(count[0])
+
+    def _wait_suspended(self) -> None:
+        """Until the domain is shut down for suspension (bounded)."""
+        deadline = time.monotonic() + SUSPEND_TIMEOUT
+        while True:
+            info = self._info()
+            if info.shutdown:
+                if info.shutdown_reason != SHUTDOWN_SUSPEND:
+                    raise BackendError(f"{self.name} shut down (reason "
+                                       f"{info.shutdown_reason}) instead of suspending")
+                return
+            if time.monotonic() > deadline:
+                raise BackendError(f"{self.name} did not suspend within {SUSPEND_TIMEOUT:.0f} s")
+            time.sleep(0.001)
+
+    def resume(self) -> None:
+        if self._info().shutdown:
+            # Fast (cooperative) resume: the guest sees its suspend hypercall
+            # return as cancelled and goes on where it was.
+            self._check(self.h.lib.xc_domain_resume(self.h.xch, self.domid, 1), "resuming")
+
+    def _tsc(self) -> libxc.TscInfo:
+        ffi, lib = self.h.ffi, self.h.lib
+        mode, khz, inc = (ffi.new("uint32_t *") for _ in range(3))
+        nsec = ffi.new("uint64_t *")
+        self._check(lib.xc_domain_get_tsc_info(self.h.xch, self.domid, mode, nsec, khz, inc),
+                    "reading TSC info")
+        return libxc.TscInfo(mode[0], khz[0], nsec[0], inc[0])
+
+    def _cpu_policy(self) -> CpuPolicy:
+        """The CPUID and MSR policy the guest runs with: without it the
+        destination would apply its own default, and the guest could see
+        its CPU change under it."""
+        ffi, lib, xch = self.h.ffi, self.h.lib, self.h.xch
+        nr_leaves, nr_msrs = ffi.new("uint32_t *"), ffi.new("uint32_t *")
+        self._check(lib.xc_cpu_policy_get_size(xch, nr_leaves, nr_msrs),
+                    "sizing the CPU policy")
+        leaf, msr = libxc.CPUID_ENTRY_SIZE, libxc.MSR_ENTRY_SIZE
+        leaves = ffi.new("uint8_t[]", nr_leaves[0] * leaf)
+        msrs = ffi.new("uint8_t[]", nr_msrs[0] * msr)
+        self._check(lib.xs_xen_cpu_policy(xch, self.domid, leaves, nr_leaves, msrs, nr_msrs),
+                    "reading the CPU policy")
+        return CpuPolicy(bytes(ffi.buffer(leaves, nr_leaves[0] * leaf)),
+                         bytes(ffi.buffer(msrs, nr_msrs[0] * msr)))
+
+    def _chunk(self, first: int, n: int) -> memoryview:
+        """The bytes ``checksum`` hashes for pfns ``first..first+n-1``."""
+        pfns = self.h.ffi.new("uint64_t[]", list(range(first, first + n)))
+        with self.map_pages(pfns, n) as pages:
+            return memoryview(bytes(pages.view))
+
+    def checksum(self) -> str:
+        return format_checksum(memory_hash(self.pages, self._chunk),
+                               context_hash(self.state().tail))
+
+    def rename(self, name: str) -> None:
+        self.toolstack.rename(self.domid, name)
+        self.name = name
+
+    def destroy(self) -> None:
+        self.toolstack.destroy(self.domid)
+
+
+class XenHvmSource(XenSource):
+    """An HVM (or PVH) guest."""
+
+    def __init__(self, h: Handles, toolstack: Toolstack, domid: int, name: str):
+        super().__init__(h, toolstack, domid, name)
+        gpfn = h.ffi.new("xen_pfn_t *")
+        if h.lib.xc_domain_maximum_gpfn(h.xch, domid, gpfn) < 0:
+            raise BackendError(f"{name}: cannot read the highest guest pfn")
+        self.pages = int(gpfn[0]) + 1
+        self.device_model = DeviceModel(domid, toolstack)
+        self._device_saved = False
+        self._device_state: DeviceModelState | None = None
+
+    def domain_header(self) -> libxc.DomainHeader:
+        return self._header(libxc.DHDR_TYPE_X86_HVM)
+
+    def map_pages(self, pfns, count: int) -> MappedPages:
+        return map_frames(self.h, self.domid, pfns, count, f"pages of {self.name}")
+
+    def suspend(self) -> None:
+        self._check(self.h.lib.xc_domain_shutdown(self.h.xch, self.domid, SHUTDOWN_SUSPEND),
+                    "suspending")
+        self._wait_suspended()
+
+    def resume(self) -> None:
+        super().resume()
+        self.device_model.resume()
+        self._device_saved, self._device_state = False, None
+
+    def state(self) -> DomainState:
+        ffi, lib, xch = self.h.ffi, self.h.lib, self.h.xch
+        size = lib.xc_domain_hvm_getcontext(xch, self.domid, ffi.NULL, 0)
+        self._check(size, "sizing the HVM context")
+        buf = ffi.new("uint8_t[]", size)
+        size = lib.xc_domain_hvm_getcontext(xch, self.domid, buf, size)
+        self._check(size, "reading the HVM context")
+        params = []
+        value = ffi.new("uint64_t *")
+        for index in SAVED_HVM_PARAMS:
+            self._check(lib.xc_hvm_param_get(xch, self.domid, index, value),
+                        f"reading HVM param {index}")
+            params.append((index, int(value[0])))
+        tail = StreamTail(self._tsc(), bytes(ffi.buffer(buf, size)),
+                          libxc.HvmParams(tuple(params)), self._device_model_state())
+        return DomainState(self._cpu_policy(), tail)
+
+    def _device_model_state(self) -> DeviceModelState | None:
+        """QEMU's state, taken once the guest is suspended (before, the
+        stream's prologue needs only the CPU policy)."""
+        if not self._device_saved and self._info().shutdown:
+            self._device_state = self.device_model.save()
+            self._device_saved = True
+        return self._device_state
