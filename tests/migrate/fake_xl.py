@@ -32,6 +32,9 @@ class Discard:
     def begin(self, config, domain, policy) -> int:
         return guest_pages(config)
 
+    def p2m_frames(self, p2m) -> None:
+        pass
+
     def page_data(self, head, reader, verify) -> None:
         reader.read_into(memoryview(bytearray(head.data_pages * 4096)), "page data")
 

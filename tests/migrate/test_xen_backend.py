@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -22,7 +23,7 @@ from xenshift.migrate.transport import SocketConnection
 from xenshift.migrate.outlet import Tee, XenOutlet
 from xenshift.migrate.policy import XenPolicy
 from xenshift.migrate.precopy import Precopy
-from xenshift.migrate.stream import hvm_context, libxl
+from xenshift.migrate.stream import hvm_context, libxc, libxc_pv, libxl
 from xenshift.migrate.stream.framing import ExactReader
 from xenshift.migrate.stream.libxl import DeviceModelState
 from xenshift.migrate.stream.reader import Format, read_stream
@@ -461,3 +462,222 @@ def test_xl_failing_to_build_or_start_leaves_the_source_running(tmp_path, mode):
     renames = [c for c in tools.calls if c[0] == "rename"]
     assert not renames or renames[-1] == ("rename", str(DOMID), "guest")
     assert ("destroy", str(DOMID + 1)) in dest.calls
+
+
+# ---------------------------------------------------------------- PV guests
+PV_PAGES = 64
+XEN_MFN = 0x3000  # a frame of Xen's: the shared info page, Xen's L4 slot
+M2P_ENTRIES = 0x2100
+L1, L2, L3, L4 = 0x1 << 28, 0x2 << 28, 0x3 << 28, 0x4 << 28
+PINNED, XTAB = 0x8 << 28, 0xF << 28
+PT_PFNS = {4: L4 | PINNED, 5: L3, 6: L2, 7: L1}
+
+
+def pv_mfn(pfn):
+    return 0x2000 + (PV_PAGES - 1 - pfn)  # reversed, so no pfn equals its mfn
+
+
+class FakePvXen(FakeXen):
+    """One 64-bit PV guest: p2m in a three-level frame list, page tables
+    whose entries name mfns, and a guest that suspends when asked."""
+
+    def __init__(self, width=8, shadow=True):
+        super().__init__()
+        self.width, self.shadow = width, shadow
+        self.writes_per_clean = []
+        self.p2m = [pv_mfn(p) if p < 60 else (1 << 64) - 1 for p in range(PV_PAGES)]
+        self.frames = {m: bytearray(os.urandom(4096)) for m in self.p2m if m < 1 << 63}
+        page = lambda pfn: self.frames[pv_mfn(pfn)]  # noqa: E731
+        for pfn in range(1, 8):
+            page(pfn)[:] = bytes(4096)
+        struct.pack_into("<Q", page(1), 0, pv_mfn(2))  # frame list list -> frame list
+        struct.pack_into("<Q", page(2), 0, pv_mfn(3))  # frame list -> the p2m leaf
+        struct.pack_into(f"<{PV_PAGES}Q", page(3), 0, *self.p2m)
+        struct.pack_into("<Q", page(4), 0, pv_mfn(5) << 12 | 0x67)
+        struct.pack_into("<Q", page(4), 256 * 8, XEN_MFN << 12 | 0x63)  # Xen's slot
+        struct.pack_into("<Q", page(5), 0, pv_mfn(6) << 12 | 0x67)
+        struct.pack_into("<Q", page(6), 0, pv_mfn(7) << 12 | 0x67)
+        for i in range(60):
+            struct.pack_into("<Q", page(7), 8 * i, pv_mfn(i) << 12 | 0x63)
+        struct.pack_into("<Q", page(7), 8 * 100, 0xdead000)  # not present: left alone
+        # Mid-update while the guest runs: a frame of someone else's.
+        struct.pack_into("<Q", page(7), 8 * 200, (XEN_MFN + 5) << 12 | 0x63)
+        self.shinfo = bytearray(4096)
+        struct.pack_into("<QQ", self.shinfo, 3088, PV_PAGES, pv_mfn(1))
+        self.frames[XEN_MFN] = self.shinfo
+        m2p = [(1 << 64) - 1] * M2P_ENTRIES
+        for pfn, mfn in enumerate(self.p2m[:60]):
+            m2p[mfn] = pfn
+        self.m2p = ffi.new("uint64_t[]", m2p)
+        self.context = bytearray(5168)
+        struct.pack_into("<Q", self.context, 616, pv_mfn(0))  # rdx: start info
+        struct.pack_into("<Q", self.context, 4832, pv_mfn(8))  # GDT frame 0
+        struct.pack_into("<Q", self.context, 4960, 512)  # GDT entries
+        struct.pack_into("<Q", self.context, 4984 + 24, pv_mfn(4) << 12)  # cr3
+        self.xenstore = []
+
+    def __getattr__(self, name):
+        if name.startswith("XS_"):  # the shim's constants are the real ones
+            return getattr(xenctrl.lib, name)
+        raise AttributeError(name)
+
+    def guest_suspends(self):
+        struct.pack_into("<Q", self.frames[pv_mfn(7)], 8 * 200, 0)  # update finished
+        self.shutdown = True
+
+    def xs_xen_dominfo(self, xch, first, out, n):
+        got = super().xs_xen_dominfo(xch, first, out, n)
+        out[0].hvm, out[0].shared_info_frame, out[0].max_vcpu_id = 0, XEN_MFN, 1
+        return got
+
+    def xc_domain_get_guest_width(self, xch, domid, width):
+        width[0] = self.width
+        return 0
+
+    def xc_shadow_control(self, xch, domid, op, mb, mode):
+        if op == xen_source.SHADOW_OP_ENABLE_LOGDIRTY and not self.shadow:
+            ffi.errno = errno.EOPNOTSUPP
+            return -1
+        return super().xc_shadow_control(xch, domid, op, mb, mode)
+
+    def xs_xen_map_m2p(self, xch, entries):
+        entries[0] = M2P_ENTRIES
+        return ffi.cast("uint64_t *", self.m2p)
+
+    def xs_xen_unmap_m2p(self, m2p, entries):
+        return 0
+
+    def xenforeignmemory_map(self, fmem, domid, prot, n, mfns, err):
+        buf = ffi.new("uint8_t[]", n * 4096)
+        for i in range(n):
+            frame = self.frames.get(mfns[i])
+            err[i] = 0 if frame is not None else -errno.EINVAL
+            if frame is not None:
+                ffi.memmove(buf + i * 4096, bytes(frame), 4096)
+        self.maps[int(ffi.cast("uintptr_t", buf))] = buf
+        return buf
+
+    def xc_get_pfn_type_batch(self, xch, domid, n, arr):
+        pfn_of = {m: p for p, m in enumerate(self.p2m)}
+        for i in range(n):
+            pfn = pfn_of.get(arr[i])
+            arr[i] = XTAB if pfn is None or pfn >= 60 else PT_PFNS.get(pfn, 0)
+        return 0
+
+    def xs_xen_vcpu_online(self, xch, domid, vcpu):
+        return int(vcpu == 0)
+
+    def xs_xen_vcpu_context(self, xch, domid, vcpu, buf):
+        ffi.memmove(buf, bytes(self.context), len(self.context))
+        return 0
+
+    def xs_xen_vcpu_extended(self, xch, domid, vcpu, buf, size):
+        size[0] = 0  # none: the record is left out, as Xen does
+        return 0
+
+    def xs_xen_vcpu_xsave(self, xch, domid, vcpu, buf, size):
+        size[0] = 0
+        return 0
+
+    MSRS = struct.pack("<IIQ", 0xc0000103, 0, 7) * 2
+
+    def xs_xen_vcpu_msrs(self, xch, domid, vcpu, buf, size):
+        if buf != ffi.NULL:
+            ffi.memmove(buf, self.MSRS, len(self.MSRS))
+        size[0] = len(self.MSRS)
+        return 0
+
+
+class PvToolstack(FakeToolstack):
+    def __init__(self, fake):
+        super().__init__()
+        self.fake = fake
+
+    def xenstore_write(self, path, value):
+        self.fake.xenstore.append((path, value))
+        if value == "suspend":
+            self.fake.guest_suspends()
+
+    def config(self, domid):
+        return {"c_info": {"type": "pv", "name": "guest"},
+                "b_info": {"max_vcpus": 2, "max_memkb": PV_PAGES * 4}}
+
+
+class PvMemory:
+    """A sink that keeps a PV stream's pages and their types by pfn."""
+
+    def __init__(self):
+        self.pages, self.types, self.p2m = {}, {}, None
+
+    def begin(self, config, domain, policy):
+        assert domain.guest_type == libxc.DHDR_TYPE_X86_PV
+        return PV_PAGES
+
+    def p2m_frames(self, p2m):
+        self.p2m = p2m
+
+    def page_data(self, head, reader, verify):
+        for (word,) in struct.iter_unpack("<Q", head.pfn_words):
+            pfn, kind = word & ((1 << 52) - 1), word >> 60
+            self.types[pfn] = kind
+            if kind < 0xD:
+                self.pages[pfn] = reader.read(4096, "page")
+
+
+def _save_pv(fake, out):
+    source = xen.XenBackend(ffi, fake, PvToolstack(fake)).open_source("guest")
+    pre = Precopy(source, XenOutlet(None, Tee(out)), XenPolicy(), Telemetry(bar=False))
+    pre.send_prologue()
+    pre.run()
+    return source
+
+
+def test_pv_guest_saves_with_normalised_page_tables(tmp_path):
+    fake = FakePvXen()
+    out = io.BytesIO()
+    source = _save_pv(fake, out)
+    assert fake.xenstore == [(f"/local/domain/{DOMID}/control/shutdown", "suspend")]
+    saved = tmp_path / "pv.xl"
+    saved.write_bytes(out.getvalue())
+    _verify_with_xen(saved)
+    sink = PvMemory()
+    contents = read_stream(ExactReader(io.BytesIO(out.getvalue())), sink, Format.XL)
+    # The p2m leaf is pfn 3; pfns past the p2m's valid entries have no data.
+    assert sink.p2m == libxc_pv.P2mFrames(0, PV_PAGES - 1, (3,))
+    assert all(sink.types[p] == 0xF and p not in sink.pages for p in range(60, PV_PAGES))
+    assert sink.types[4] == 0xC and sink.types[7] == 0x1 and sink.types[9] == 0
+    l4 = struct.unpack("<512Q", sink.pages[4])
+    assert l4[0] == 5 << 12 | 0x67 and l4[256] == 0
+    l1 = struct.unpack("<512Q", sink.pages[7])
+    assert l1[:60] == tuple(i << 12 | 0x63 for i in range(60))
+    assert l1[100] == 0xdead000 and l1[200] == 0  # resent once the guest settled
+    assert sink.pages[9] == bytes(fake.frames[pv_mfn(9)])
+    tail = contents.tail
+    assert tail.shared_info == bytes(fake.shinfo)
+    (vcpu,) = tail.vcpus
+    assert (vcpu.vcpu_id, vcpu.extended, vcpu.xsave, vcpu.msrs) == (0, b"", b"", FakePvXen.MSRS)
+    rdx, gdt, cr3 = (struct.unpack_from("<Q", vcpu.basic, at)[0] for at in (616, 4832, 5008))
+    assert (rdx, gdt, cr3) == (0, 8, 4 << 12)
+    assert source.checksum() == source.checksum()
+
+
+def test_pv_stream_replays_into_xl_unchanged(tmp_path):
+    fake = FakePvXen()
+    saved = tmp_path / "pv.xl"
+    source = xen.XenBackend(ffi, fake, PvToolstack(fake)).open_source("guest")
+    session.save(source, saved, Telemetry(bar=False))
+    dest = DestToolstack(tmp_path / "replayed.xl")
+    session.restore(saved, xen.XenBackend(ffi, FakeXen(), dest))
+    assert dest.out.read_bytes() == saved.read_bytes()
+
+
+def test_32bit_pv_guest_is_refused():
+    fake = FakePvXen(width=4)
+    with pytest.raises(BackendError, match="is a 32-bit PV guest; only 64-bit PV guests"):
+        xen.XenBackend(ffi, fake, PvToolstack(fake)).open_source("guest")
+
+
+def test_pv_live_migration_without_shadow_paging_names_it():
+    fake = FakePvXen(shadow=False)
+    with pytest.raises(BackendError, match=r"without shadow paging \(CONFIG_SHADOW_PAGING\)"):
+        _save_pv(fake, io.BytesIO())
