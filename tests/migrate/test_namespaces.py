@@ -217,9 +217,9 @@ def test_migration_between_pooled_hosts_with_verify(pair):
 
 def test_ssh_style_stdio_transport_with_debug_verify_pass(pair):
     sim_start(pair.a, "sshvm", "32M", "4M/s")
-    # xl's -s "": HOST is the command; xen-migrate --receive --stdio is appended.
+    # xl's -s "": HOST is the whole receiver command.
     remote = (f"ip netns exec {pair.b.ns} env PATH={Path(XEN_MIGRATE).parent}:/usr/bin:/bin "
-              f"XENSHIFT_STATE_DIR={pair.b.root}")
+              f"XENSHIFT_STATE_DIR={pair.b.root} xen-migrate --receive --stdio")
     out = pair.a.run(XEN_MIGRATE, "--backend", "sim", "--json", "--debug", "-s", "", "sshvm", remote)
     assert out.returncode == 0, out.stderr
     assert pair.a.names() == [] and pair.b.names() == ["sshvm"]

@@ -509,10 +509,12 @@ def spawn_stdio(command: str, name: str, limiter: RateLimiter | None = None) -> 
 def receiver_command(host: str, ssh_command: str | None, args: list[str]) -> str:
     """The shell command that starts the receiver, as xl builds it.
 
-    ``ssh_command`` defaults to ``ssh``; an empty one means ``host`` is itself
-    the command to run (xl's ``-s ""``).
+    ``ssh_command`` defaults to ``ssh``, run as ``SSH HOST xen-migrate
+    --receive --stdio ARGS``; an empty one means ``host`` is itself the
+    whole command (xl's ``-s ""``), so the stream can go to any receiver
+    that speaks xl's protocol on stdio: ``xl migrate-receive`` too.
     """
-    tail = " ".join(shlex.quote(a) for a in ["xen-migrate", "--receive", "--stdio", *args])
     if ssh_command == "":
-        return f"{host} {tail}"
+        return host
+    tail = " ".join(shlex.quote(a) for a in ["xen-migrate", "--receive", "--stdio", *args])
     return f"{ssh_command or 'ssh'} {shlex.quote(host)} {tail}"
