@@ -69,10 +69,14 @@ class BootResult:
 @dataclass(frozen=True)
 class BootOptions:
     """How to check a boot: give up after ``timeout`` seconds; ``accel``
-    None means :func:`default_accel`."""
+    None means :func:`default_accel`.  ``boot_on`` (``ssh://HOST``) boots
+    a Xen result on that Xen host instead of under QEMU (``xenboot``),
+    reached with ``ssh_command``."""
 
     timeout: float = DEFAULT_TIMEOUT_S
     accel: Accel | None = None
+    boot_on: str | None = None
+    ssh_command: str = "ssh"
 
 
 def default_accel() -> Accel:

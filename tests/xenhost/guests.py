@@ -52,11 +52,16 @@ def _clock(text: str) -> float:
         return float("nan")
 
 
+def console_text(host: XenHost, name: str) -> str:
+    """All ``name``'s console logs on ``host`` hold so far."""
+    log = f"/var/log/xen/console/guest-{name}"
+    return host.run(f"cat {shlex.quote(log)}.log {shlex.quote(log)}--incoming.log "
+                    "2>/dev/null || true").stdout
+
+
 def console(host: XenHost, name: str) -> Console:
     """Parse what ``name``'s console logs on ``host`` hold so far."""
-    log = f"/var/log/xen/console/guest-{name}"
-    text = host.run(f"cat {shlex.quote(log)}.log {shlex.quote(log)}--incoming.log 2>/dev/null"
-                    " | grep -a xenshift- || true").stdout
+    text = console_text(host, name)
     ticks = [Tick(int(m[1]), _clock(m[2]), m[3]) for m in _TICK.finditer(text)]
     checks = [(int(m[1]), m[2]) for m in _CHECK.finditer(text)]
     guests = _GUEST.findall(text)

@@ -112,6 +112,10 @@ def xen_migrate(args, live, policy, max_iters, bandwidth, streams, compress, ski
 def _send(domain, host, options, tls, insecure, ssh_command, use_ssh, backend, json_out):
     tel = _telemetry(json_out)
     source = select_backend(backend).open_source(domain)
+    if options.verify and not source.verifiable:
+        raise OptionError(f"--verify cannot check {domain} on the destination: xl builds a PV "
+                          "guest's copy without its p2m list until it runs (migrate it without "
+                          "--verify; Xen's restore checks the stream's records itself)")
     if use_ssh or ssh_command is not None or (tls is None and not insecure):
         if options.streams > 1:
             raise OptionError("--streams needs TCP (--tls-* or --insecure), not ssh")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -13,6 +14,8 @@ from xenshift.cli.errors import report_errors
 from xenshift.convert.guest_disks import DiskOptions
 from xenshift.convert.pipeline import ConversionRequest, convert
 from xenshift.convert.to_hvm import NIC_MODELS, HvmOptions
+from xenshift.errors import InputError
+from xenshift.xenboot import XenHostTarget
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,17 +38,31 @@ from xenshift.convert.to_hvm import NIC_MODELS, HvmOptions
               help="Print the config diff and the guest changes; write nothing.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the result as one JSON object.")
+@click.option("--boot-on", metavar="ssh://[USER@]HOST[:PORT]",
+              help="With --verify-boot: boot the result on this Xen host (which must see "
+                   "the output directory at the same path) instead of under QEMU.")
+@click.option("--boot-ssh", default="ssh", show_default=True,
+              help="ssh command for --boot-on, like xl's -s.")
 @report_errors
 @disk_options
 def xen2hvm(guest: Path, target: str, outdir: Path | None, config_only: bool,
             nic_model: str, hdtype: str, keep_xvd: bool, dry_run: bool,
-            as_json: bool, disks: DiskOptions, boot: BootOptions | None) -> None:
+            as_json: bool, disks: DiskOptions, boot: BootOptions | None,
+            boot_on: str | None, boot_ssh: str) -> None:
     """Convert the Xen PV guest GUEST (xl/xm config or libvirt XML) to HVM or PVH.
 
     Converts the guest's disks into new images (OUTDIR/NAME-xvdX.qcow2) that
     boot as the target, writes OUTDIR/NAME.cfg pointing at them, and reports
     every change to the config and inside the guest, and why.
     """
+    if boot_on:
+        if boot is None:
+            raise InputError("--boot-on goes with --verify-boot")
+        XenHostTarget.parse(boot_on)
+        boot = replace(boot, boot_on=boot_on, ssh_command=boot_ssh)
+    elif target == "pvh" and boot is not None:
+        raise InputError("a PVH guest boots under Xen only: --verify-boot --to pvh needs "
+                         "--boot-on ssh://XENHOST")
     request = ConversionRequest(
         source=guest, target=target, outdir=outdir, config_only=config_only,
         dry_run=dry_run,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from xenshift.bootcheck import BootCheckError, BootOptions, BootResult, boot_check
+from xenshift.xenboot import XenHostTarget, xen_boot_check
 from xenshift.config.devices.disk import parse_disk, with_image
 from xenshift.config.edit import set_list_items
 from xenshift.config.model import DomainConfig
@@ -195,15 +196,33 @@ def _images(request: ConversionRequest, config: DomainConfig) -> dict[str, KvmIm
 
 def _verify_boot(request: ConversionRequest, config: DomainConfig, guest: GuestResult,
                  disks: list[DiskImage]) -> BootResult:
-    with request.progress.step("booting the converted guest"):
-        result = boot_check([guest.outputs[d.vdev] for d in disks], request.target,
-                            [v.mac for v in config.vifs],
-                            request.boot, request.kvm.machine, request.kvm.disk_bus)
+    if request.boot.boot_on:
+        with request.progress.step(f"booting the converted guest on {request.boot.boot_on}"):
+            result = _boot_on_xen(request, config, guest)
+        where = f"on {request.boot.boot_on}'s console"
+    else:
+        with request.progress.step("booting the converted guest"):
+            result = boot_check([guest.outputs[d.vdev] for d in disks], request.target,
+                                [v.mac for v in config.vifs],
+                                request.boot, request.kvm.machine, request.kvm.disk_bus)
+        where = "on ttyS0"
     if not result.booted:
-        raise BootCheckError(f"the converted guest did not reach userspace on ttyS0 within "
-                             f"{result.seconds:.0f} s; nothing was written. Its serial "
-                             f"console ended:\n{result.tail()}")
+        raise BootCheckError(f"the converted guest did not reach userspace {where} within "
+                             f"{result.seconds:.0f} s; nothing was written. Its console "
+                             f"ended:\n{result.tail()}")
     return result
+
+
+def _boot_on_xen(request: ConversionRequest, config: DomainConfig,
+                 guest: GuestResult) -> BootResult:
+    """The converted config, pointed at the staged images, booted on the Xen host."""
+    images = {spec.target: KvmImage(str(Path(guest.outputs[spec.vdev].path).resolve()),
+                                    guest.outputs[spec.vdev].format)
+              for spec in config.disks if spec.target and spec.vdev in guest.outputs}
+    data = _config_output(request, config, images)[1]
+    return xen_boot_check(XenHostTarget.parse(request.boot.boot_on), request.boot.ssh_command,
+                          data, safe_name(config.name), request.target,
+                          [i.path for i in images.values()], request.boot.timeout)
 
 
 def _define(xml: Path) -> None:

@@ -44,7 +44,7 @@ class Precopy:
     def send_prologue(self) -> None:
         src = self.source
         self.outlet.control(writer.prologue(src.config(), src.domain_header(),
-                                            src.state().policy, src.p2m_frames()))
+                                            src.cpu_policy(), src.p2m_frames()))
 
     def _send_bitmap(self, bitmap, verify: bool = False) -> int:
         """Send every page whose bit is set, in batches; return the count."""

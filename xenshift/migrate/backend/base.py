@@ -112,6 +112,14 @@ class SourceDomain(abc.ABC):
     def state(self) -> DomainState:
         """CPU policy and vCPU/platform state; valid while suspended."""
 
+    # Whether the destination can checksum its copy for --verify.
+    verifiable = True
+
+    def cpu_policy(self) -> CpuPolicy:
+        """The CPU policy alone, which the stream's prologue carries while
+        the guest still runs."""
+        return self.state().policy
+
     @abc.abstractmethod
     def checksum(self) -> str:
         """Memory and context checksum, as ``xenshift sim checksum`` prints."""

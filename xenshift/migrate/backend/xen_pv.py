@@ -20,7 +20,7 @@ from xenshift.migrate.backend.xen_host import Handles, Toolstack
 from xenshift.migrate.backend.xen_source import XenSource, map_frames
 from xenshift.migrate.errors import BackendError
 from xenshift.migrate.stream import libxc, libxc_pv
-from xenshift.migrate.stream.writer import PvTail
+from xenshift.migrate.stream.writer import CpuPolicy, PvTail
 from xenshift.native import PAGE_SIZE
 from xenshift.native import ffi as core_ffi
 from xenshift.native import lib as core
@@ -191,6 +191,16 @@ class XenPvSource(XenSource):
     def resume(self) -> None:
         super().resume()
         self._suspended = False
+
+    # xl's restore leaves a PV guest's p2m frame list unpublished until the
+    # guest runs again, so the paused copy on the destination cannot be read
+    # back by pfn for --verify.
+    verifiable = False
+
+    def cpu_policy(self) -> CpuPolicy:
+        # Not through state(): a running PV guest's vCPU context names no
+        # start info page yet (the guest puts it in rdx as it suspends).
+        return self._cpu_policy()
 
     def state(self) -> DomainState:
         info = self._info()

@@ -1,0 +1,146 @@
+"""xen-migrate against xl migrate on the two Xen test hosts, side by side.
+
+One run boots hosts A and B (``fixtures.xenhost``), then migrates the same
+counter guest A → B with each engine, an idle one and one dirtying memory:
+
+- ``xen-migrate`` over TCP into ``xen-migrate --receive --backend xen``;
+- ``xl migrate`` through its ssh pipe (Xen's own engine, as admins run it);
+- ``xl migrate -s ''`` into ``xl migrate-receive`` over a plain TCP pipe
+  (a small relay in each dom0), which takes ssh's encryption out of xl's
+  figure.
+
+For each: total time (the command's wall time), downtime as the guest saw
+it (the largest gap between two of its counter's uptime stamps, ticking
+every 0.1 s, less one tick) and bytes sent (what crossed the hosts' link,
+read from the NIC counters of A's dom0).  Absolute times under TCG mean
+nothing; the ratios of xen-migrate to xl measured in the same run do.
+Targets: downtime at most half of ``xl migrate``'s for the dirtying guest,
+total time no worse than 1.0x.
+
+Run as root: .venv/bin/python bench/xen_migrate.py [--kind pv|hvm] [--dirty MIB_S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fixtures.xenhost.counter import CounterGuest  # noqa: E402
+from fixtures.xenhost.dom0 import build_dom0  # noqa: E402
+from fixtures.xenhost.host import XenHost, boot_pair  # noqa: E402
+from fixtures.xenhost.hypervisor import debian_hypervisor, shadow_hypervisor  # noqa: E402
+from tests.xenhost.guests import console, start  # noqa: E402
+
+TICK_S = 0.1
+PORT = 8300
+RELAY_PORT = 8301
+# dom0 relays for xl's plain pipe: B serves xl migrate-receive on a socket,
+# A's end of xl migrate's pipe copies to and from it.
+SERVE = ("python3 -c \"import socket,subprocess; s=socket.create_server(('{addr}',{port})); "
+         "c,_=s.accept(); subprocess.run(['xl','migrate-receive'],stdin=c,stdout=c)\"")
+CONNECT = ("python3 -c \"import socket,os,threading; c=socket.create_connection(('{addr}',{port}));"
+           "f=lambda a,b:[b(x) for x in iter(lambda:a(65536),b'')];"
+           "t=threading.Thread(target=f,args=(lambda n:os.read(0,n),c.sendall));t.start();"
+           "f(c.recv,lambda x:os.write(1,x))\"")
+
+
+@dataclass
+class Result:
+    engine: str
+    guest: str
+    total_s: float
+    downtime_s: float
+    wire_bytes: int
+
+
+def link_bytes(host: XenHost) -> int:
+    """Bytes A's dom0 sent on the link between the hosts so far."""
+    return int(host.run("cat /sys/class/net/eth1/statistics/tx_bytes").stdout)
+
+
+def downtime(host_a: XenHost, host_b: XenHost, name: str) -> float:
+    """The largest gap between two counter stamps across the migration."""
+    ticks = sorted({t.n: t for t in console(host_a, name).ticks + console(host_b, name).ticks}
+                   .values(), key=lambda t: t.n)
+    gaps = [b.clock - a.clock for a, b in zip(ticks, ticks[1:]) if b.n == a.n + 1]
+    return max(gaps) - TICK_S if gaps else float("nan")
+
+
+def migrate(pair, engine: str, guest: CounterGuest, certs_dir: Path) -> Result:
+    a, b = pair.a, pair.b
+    running = start(a, guest)
+    time.sleep(10)  # pre-copy chases a dirtying guest only once it runs
+    sent = link_bytes(a)
+    if engine == "xen-migrate":
+        tls = " ".join(f"--tls-{k} {certs_dir}/{f}" for k, f in
+                       (("cert", "server.pem"), ("key", "server.key"), ("ca", "ca.pem")))
+        receiver = b.popen(f"xen-migrate --receive --backend xen --timeout 600 "
+                           f"--listen {b.addr}:{PORT} {tls}")
+        time.sleep(5)
+        tls = tls.replace("server", "client")
+        command = f"xen-migrate --backend xen {guest.name} {b.addr}:{PORT} {tls}"
+    elif engine == "xl migrate (ssh)":
+        receiver = None
+        command = (f"xl migrate -s 'ssh -i {pair.rundir}/id_ed25519 -o UserKnownHostsFile="
+                   f"{pair.rundir}/known_hosts -o BatchMode=yes' {guest.name} {b.hostname}")
+    else:
+        receiver = b.popen(SERVE.format(addr=b.addr, port=RELAY_PORT))
+        time.sleep(5)
+        relay = CONNECT.format(addr=b.addr, port=RELAY_PORT).replace("'", "'\\''")
+        command = f"xl migrate -s '' {guest.name} '{relay}'"
+    started = time.monotonic()
+    out = a.run(command, timeout=1200, check=False)
+    total = time.monotonic() - started
+    if receiver:
+        receiver.wait(timeout=120)
+    if out.returncode:
+        raise SystemExit(f"{engine}: {out.stdout}{out.stderr}")
+    running.wait_tick(b, console(a, guest.name).last.n + 5 / TICK_S)
+    result = Result(engine, guest.name, total, downtime(a, b, guest.name), link_bytes(a) - sent)
+    b.xl("destroy", guest.name)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", choices=["pv", "hvm"], default="pv")
+    parser.add_argument("--dirty", type=int, default=16, help="MiB/s the dirtying guest writes")
+    args = parser.parse_args()
+    from tests.migrate.hosts import make_certs
+    dom0 = build_dom0()
+    pair = boot_pair(dom0, shadow_hypervisor(dom0), debian_hypervisor(dom0))
+    try:
+        certs = pair.rundir / "certs"
+        certs.mkdir()
+        make_certs(certs)
+        print(pair.a.describe(), "|", pair.b.describe())
+        results = []
+        for label, dirty in (("idle", 0), ("dirtying", args.dirty)):
+            for i, engine in enumerate(("xen-migrate", "xl migrate (ssh)", "xl migrate (pipe)")):
+                guest = CounterGuest(f"bench-{label}-{i}", args.kind, memory_mib=256,
+                                     dirty_mib_s=dirty, tick_s=TICK_S)
+                results.append((label, migrate(pair, engine, guest, certs)))
+        print(f"{'guest':9} {'engine':18} {'total s':>8} {'downtime s':>10} {'MiB sent':>9}")
+        for label, r in results:
+            print(f"{label:9} {r.engine:18} {r.total_s:8.1f} {r.downtime_s:10.2f} "
+                  f"{r.wire_bytes / 2**20:9.1f}")
+        for label in ("idle", "dirtying"):
+            ours = next(r for g, r in results if g == label and r.engine == "xen-migrate")
+            for r in (r for g, r in results if g == label and r.engine != "xen-migrate"):
+                print(f"{label}: xen-migrate / {r.engine}: total {ours.total_s / r.total_s:.2f}x, "
+                      f"downtime {ours.downtime_s / r.downtime_s:.2f}x, "
+                      f"bytes {ours.wire_bytes / r.wire_bytes:.2f}x")
+    finally:
+        pair.stop()
+        shutil.rmtree(pair.rundir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

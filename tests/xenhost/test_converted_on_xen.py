@@ -1,0 +1,64 @@
+"""The project's PV fixture (a) on a real Xen host: as it is, started with
+pygrub, and after ``xen2hvm`` as an HVM and as a PVH domain, each booted to
+its login prompt by ``xen2hvm --verify-boot --boot-on ssh://…``.
+
+The conversions run here (libguestfs); their outputs go to the run's share,
+which dom0 sees at the same path, so the Xen host reads the staged images
+where they are.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from tests.convert.guest.test_convert_disks import command, converted, sha256, source_hashes  # noqa: F401
+from tests.xenhost.guests import console_text
+
+pytestmark = pytest.mark.slow
+BOOT_TIMEOUT = 900
+LOGIN = "login: "
+
+
+def boot_ssh(host) -> str:
+    """``--boot-ssh``: the run's key and dom0's pinned host key."""
+    return (f"ssh -i {host.rundir}/id_ed25519 -o UserKnownHostsFile={host.rundir}/known_hosts "
+            "-o StrictHostKeyChecking=yes -o BatchMode=yes")
+
+
+def test_fixture_a_boots_with_pygrub_on_xen(xen, pv_guest):
+    guest = pv_guest("a")
+    copy = xen.rundir / "fixture-a"
+    copy.mkdir(exist_ok=True)
+    text = guest.config.read_text()
+    for vdev, path in guest.disks.items():
+        shutil.copy(path, copy / path.name)  # the cache's images stay untouched
+        text = text.replace(str(path), str(copy / path.name))
+    config = copy / "a.cfg"
+    config.write_text(text)
+    xen.a.xl("create", str(config), timeout=300)
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while LOGIN not in console_text(xen.a, guest.name):
+        assert time.monotonic() < deadline, console_text(xen.a, guest.name)[-3000:]
+        assert guest.name in xen.a.domains(), console_text(xen.a, guest.name)[-3000:]
+        time.sleep(5)
+    xen.a.xl("destroy", guest.name)
+    shutil.rmtree(copy)
+
+
+@pytest.mark.parametrize("target", ["hvm", "pvh"])
+def test_xen2hvm_result_boots_on_xen(xen, pv_guest, source_hashes, target):  # noqa: F811
+    guest = pv_guest("a")
+    out = xen.rundir / f"a-{target}"
+    port = xen.a.ssh_port
+    result = converted(command(
+        "xen2hvm", str(guest.config), "--to", target, "-o", str(out), "--json",
+        "--verify-boot", "--boot-timeout", str(BOOT_TIMEOUT),
+        "--boot-on", f"ssh://root@127.0.0.1:{port}", "--boot-ssh", boot_ssh(xen.a),
+        timeout=BOOT_TIMEOUT + 1200))
+    assert LOGIN.strip() in result["boot"]["evidence"]
+    assert {v: sha256(p) for v, p in guest.disks.items()} == source_hashes("a")
+    assert not [d for d in xen.a.domains() if "xenshift-boot" in d]
+    shutil.rmtree(out)
