@@ -50,7 +50,7 @@ def xen(xen_pair, request):
         try:
             for name in host.domains():
                 host.xl("destroy", name, check=False)
-            host.run("pkill -9 -f '[x]en-migrate|[x]l migrate' || true", check=False)
+            host.run("pkill -9 -f '[m]igrate_cmd|[x]l migrate' || true", check=False)
         except HostError:
             pass
 

@@ -10,6 +10,7 @@ where they are.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -34,7 +35,8 @@ def test_fixture_a_boots_with_pygrub_on_xen(xen, pv_guest):
     copy.mkdir(exist_ok=True)
     text = guest.config.read_text()
     for vdev, path in guest.disks.items():
-        shutil.copy(path, copy / path.name)  # the cache's images stay untouched
+        # A sparse copy: the cache's images stay untouched.
+        subprocess.run(["cp", "--sparse=always", str(path), str(copy / path.name)], check=True)
         text = text.replace(str(path), str(copy / path.name))
     config = copy / "a.cfg"
     config.write_text(text)

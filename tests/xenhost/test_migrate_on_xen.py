@@ -105,7 +105,8 @@ def test_pv_stream_passes_xen_verifier(xen, tmp_path):
     out = xen.a.run(f"xen-migrate --save --backend xen {guest.name} {saved}",
                     timeout=MIGRATE_TIMEOUT, check=False)
     assert out.returncode == 0, out.stderr
-    check = xen.a.run(f"{VERIFIER} -f xl -i {saved}", check=False, timeout=300)
+    check = xen.a.run(f"PYTHONPATH=/usr/lib/xen-4.17/lib/python {VERIFIER} -f xl -i {saved}",
+                      check=False, timeout=300)
     assert check.returncode == 0, check.stdout + check.stderr
     xen.b.xl("restore", str(saved), timeout=300)
     last_a = console(xen.a, guest.name).last
@@ -160,7 +161,7 @@ def test_receiver_killed_mid_stream(xen, xen_certs):
     sender = xen.a.popen(f"xen-migrate --live --backend xen {guest.name} {xen.b.addr}:{port} "
                          f"{tls_args(xen_certs, xen_certs.client)}")
     _wait_incoming(xen, guest.name)
-    xen.b.run("pkill -9 -f '[x]en-migrate --receive'")
+    xen.b.run("pkill -9 -f '[m]igrate_cmd.*--receive'")
     sender.wait(timeout=MIGRATE_TIMEOUT)
     out = subprocess.CompletedProcess([], sender.returncode, *sender.communicate())
     receiver.wait(timeout=30)
