@@ -31,15 +31,16 @@ _GUEST = re.compile(r"xenshift-guest boot=(\S+) pattern=([0-9a-f]{32})")
 # AMD SVM for Xen), so the tests that need it are reported, not run:
 # PVH domUs die at random, migrated or not (the guest kernel reports "BUG:
 # ENTRY_TRAMPOLINE stack guard page was hit" on an interrupt taken in user
-# mode), and HVM domUs stall in SeaBIOS after "Booting from ROM" with the
-# host CPU this suite needs for a stable dom0 (no XSAVE).  PV guests run.
+# mode), and HVM domUs stall in real mode once SeaBIOS hands over (to the
+# direct kernel boot's option ROM, or to GRUB on a disk).  PV guests run.
 PVH_UNSTABLE = pytest.mark.xfail(
     run=False, strict=True,
     reason="PVH domUs crash at random under QEMU 7.2 TCG's nested SVM "
            "(BUG: ENTRY_TRAMPOLINE stack guard page), migrated or not")
 HVM_UNBOOTABLE = pytest.mark.xfail(
     run=False, strict=True,
-    reason="HVM domUs stall in SeaBIOS ('Booting from ROM') on these TCG hosts")
+    reason="HVM domUs stall in real mode once SeaBIOS hands over (option ROM or "
+           "GRUB) on these TCG hosts")
 
 
 @dataclass(frozen=True)
