@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -85,7 +84,7 @@ def test_live_migration_over_tls_with_verify(xen, xen_certs, kind):
     # PV: the destination cannot read back a paused PV copy (see xen_pv).
     out = send(xen, xen_certs, guest.name, port, *(["--verify"] if kind != "pv" else []))
     rc_b = receiver.wait(timeout=120)
-    b_out, b_err = receiver.communicate()
+    _, b_err = receiver.communicate()
     assert out.returncode == 0, out.stdout + out.stderr + b_err
     assert rc_b == 0, b_err
     done = [e for e in events(out.stdout) if e.get("event") == "done"][-1]
@@ -99,7 +98,7 @@ def test_live_migration_over_tls_with_verify(xen, xen_certs, kind):
           f"{done['wire_bytes']} bytes")
 
 
-def test_pv_stream_passes_xen_verifier(xen, tmp_path):
+def test_pv_stream_passes_xen_verifier(xen):
     """A saved PV stream is read by verify-stream-v2 and restored by xl."""
     guest = start(xen.a, CounterGuest("saved-pv", "pv"))
     saved = xen.rundir / "saved-pv.xl"
