@@ -120,6 +120,33 @@ def test_lint_bad_device_spec_is_an_error(tmp_path: Path) -> None:
     assert f"{cfg}:3:10: error: disk spec" in result.stdout
 
 
+def test_lint_vnuma_totals_must_match_maxmem_and_maxvcpus(tmp_path: Path) -> None:
+    cfg = tmp_path / "g.cfg"
+    nodes = ('vnuma = [ [ "pnode=0", "size=1024", "vcpus=0-1", "vdistances=10,20" ],\n'
+             '          [ "pnode=0", "size=1024", "vcpus=2-3", "vdistances=20,10" ] ]\n')
+    cfg.write_text('name = "g"\ntype = "hvm"\nmemory = 1024\nmaxmem = 4096\n'
+                   'maxvcpus = 6\n' + nodes)
+    result = run("config", "lint", str(cfg))
+    assert result.exit_code == 1
+    assert (f"{cfg}:4:1: error: maxmem (4096) is not the vnuma nodes' total size (2048); "
+            "xl refuses the file") in result.stdout
+    assert f"{cfg}:5:1: error: maxvcpus (6) is not the number of vnuma vcpus (4)" \
+        in result.stdout
+    cfg.write_text('name = "g"\ntype = "hvm"\nmemory = 1024\nmaxmem = 2048\n'
+                   'maxvcpus = 4\n' + nodes)
+    assert "vnuma" not in run("config", "lint", str(cfg)).stdout
+
+
+def test_lint_warns_on_xm_vif_type_netfront_as_xl_does(tmp_path: Path) -> None:
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text('name = "g"\nbootloader = "pygrub"\n'
+                   'vif = [ "type=netfront,bridge=xenbr0" ]\n')
+    result = run("config", "lint", str(cfg))
+    assert result.exit_code == 0, result.output
+    assert (f"{cfg}:3:9: warning: vif spec 'type=netfront,bridge=xenbr0': invalid value "
+            "for type 'type=netfront' (xl prints a warning and ignores it)") in result.stdout
+
+
 def test_missing_file_is_a_clear_error() -> None:
     proc = subprocess.run([sys.executable, "-m", "xenshift", "config", "show",
                            "/nonexistent/guest.cfg"], capture_output=True, text=True)

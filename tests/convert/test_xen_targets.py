@@ -167,6 +167,14 @@ def test_hvm_options_ahci_keep_xvd_and_nic_model() -> None:
     assert kept.document.settings.to_json()["disk"] == ["phy:/dev/vg/r,xvda,w"]
 
 
+def test_xm_vif_type_netfront_is_dropped_as_xl_ignores_it() -> None:
+    config = _guest(BASE + 'disk = [ "phy:/dev/vg/r,xvda,w" ]\n'
+                    'vif = [ "type=netfront,bridge=br0" ]\n')
+    assert config.vifs[0].ignored_type == "type=netfront"
+    assert to_hvm(config).document.settings.to_json()["vif"] == ["bridge=br0,model=e1000"]
+    assert to_pvh(config).document.settings.to_json()["vif"] == ["bridge=br0"]
+
+
 def test_vfb_becomes_vnc_keys() -> None:
     config = _guest(BASE + 'disk = [ "/i/a,raw,xvda,w" ]\n'
                     'vfb = [ "vnc=1,vnclisten=0.0.0.0,vncdisplay=3,keymap=de" ]\n')

@@ -191,6 +191,27 @@ class _Builder:
                 self.errors.append(err)
         return specs
 
+    def xm_cdrom(self, guest_type: GuestType, disks: list) -> list:
+        """xm's ``cdrom = "PATH"`` of an HVM guest, as the disk it was.
+
+        xend handed the path to qemu-dm as its ``-cdrom``: the IDE
+        secondary master, ``hdc``.  xl has no such key, so without this the
+        CD-ROM would vanish in conversion.  Many xm-era files also read as
+        xl, so the key counts in either dialect.
+        """
+        if guest_type is not GuestType.HVM:
+            return []
+        path = self.string("cdrom")
+        if not path:
+            return []
+        if any(disk.vdev == "hdc" for disk in disks):
+            self.warnings.append(ConfigError(
+                "cdrom= left out: a disk of disk= already sits on hdc, where "
+                "xend put the CD-ROM", self.at("cdrom")))
+            return []
+        return [devices.parse_disk(f"format=raw,vdev=hdc,access=r,devtype=cdrom,"
+                                   f"target={path}", self.at("cdrom"))]
+
     def serials(self) -> list:
         setting = self.settings.get("serial")
         if setting is None:
@@ -245,6 +266,9 @@ def build_domain(doc: Document) -> DomainConfig:
     if name is None:
         b.errors.append(ConfigError("the domain has no name= (xl requires one)",
                                     Location(doc.path, 1, 1)))
+    devices_of = {field: b.device_list(key, parse)
+                  for key, (field, parse) in DEVICE_LISTS.items()}
+    devices_of["disks"] += b.xm_cdrom(guest_type, devices_of["disks"])
     config = DomainConfig(
         document=doc, name=name, uuid=b.string("uuid"),
         guest_type=guest_type, type_source=type_source,
@@ -252,8 +276,7 @@ def build_domain(doc: Document) -> DomainConfig:
         vcpus=b.number("vcpus"), maxvcpus=b.number("maxvcpus"),
         cpus=b.cpus(), boot=b.kernel_boot(), lifecycle=b.lifecycle(),
         serials=b.serials(), vnuma=b.vnuma(),
-        **{field: b.device_list(key, parse)
-           for key, (field, parse) in DEVICE_LISTS.items()},
+        **devices_of,
         other={s.key: s for s in doc.settings if s.key not in MODELLED_KEYS},
         warnings=b.warnings)
     if b.errors:

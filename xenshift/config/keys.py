@@ -442,6 +442,8 @@ _XM: tuple[XmOnlyKey, ...] = (
         "init script (/etc/xen/auto) with xl"),
     _xm("on_xend_stop", None, "xend shutdown action; xendomains "
         "(XENDOMAINS_SAVE) decides with xl"),
+    _xm("cdrom", "disk", "xm's HVM CD-ROM image (qemu-dm's -cdrom, the IDE "
+        "hdc): carried as a disk \"hdc:cdrom\""),
     _xm("loader", "firmware_override", "HVM firmware path; xl normally "
         "picks hvmloader itself"),
     _xm("features", None, "PV kernel feature string; no xl equivalent"),

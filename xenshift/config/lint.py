@@ -219,10 +219,28 @@ class _Linter:
             seen[vdev.number] = disk.vdev
         for vif, item in zip(config.vifs, self._items("vif")):
             for unknown in vif.unknown:
+                what = ("invalid value for type" if unknown == vif.ignored_type
+                        else "unrecognized argument")
                 self.add(Severity.WARNING, self.at(item.line, item.column),
-                         f"vif spec '{item.text}': unrecognized argument "
-                         f"{unknown!r} (xl prints a warning and ignores it)",
-                         "vif-key")
+                         f"vif spec '{item.text}': {what} {unknown!r} "
+                         "(xl prints a warning and ignores it)", "vif-key")
+
+    def vnuma(self, config: DomainConfig) -> None:
+        # xl sums the nodes' sizes and vcpus and then insists that maxmem=
+        # and maxvcpus=, when given, say exactly the same (xl_parse.c).
+        settings = self.doc.settings
+        size = sum(node.size_mib or 0 for node in config.vnuma)
+        vcpus = sum(len(node.vcpus or ()) for node in config.vnuma)
+        if config.maxmem is not None and config.maxmem != size:
+            self.add(Severity.ERROR, settings.location("maxmem"),
+                     f"maxmem ({config.maxmem}) is not the vnuma nodes' total size "
+                     f"({size}); xl refuses the file (\"maxmem and vnuma memory size "
+                     "mismatch\")", "vnuma")
+        if config.maxvcpus is not None and config.maxvcpus != vcpus:
+            self.add(Severity.ERROR, settings.location("maxvcpus"),
+                     f"maxvcpus ({config.maxvcpus}) is not the number of vnuma vcpus "
+                     f"({vcpus}); xl refuses the file (\"vnuma vcpus and maxvcpus= "
+                     "mismatch\")", "vnuma")
 
     def sizes(self, config: DomainConfig) -> None:
         settings = self.doc.settings
@@ -236,6 +254,8 @@ class _Linter:
             self.add(Severity.WARNING, settings.location("maxmem"),
                      f"maxmem ({config.maxmem}) is below memory "
                      f"({config.memory})", "memory")
+        if config.vnuma:
+            self.vnuma(config)
         if config.guest_type is not GuestType.HVM:
             boot = config.boot
             if boot.kernel and boot.firmware:

@@ -140,7 +140,7 @@ class _ToHvm(Retarget):
         for item in items:
             spec = parse_vif(item.text)
             text = item.text
-            if spec.type == "vif":
+            if spec.type == "vif" or spec.ignored_type:
                 text = with_item(text, "type", None)
             if spec.model is None:
                 text = with_item(text, "model", self.options.nic_model)

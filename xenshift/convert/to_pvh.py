@@ -71,13 +71,13 @@ class _ToPvh(Retarget):
         for item in items:
             spec = parse_vif(item.text)
             text = with_item(item.text, "model", None)
-            if spec.type == "ioemu":
+            if spec.type == "ioemu" or spec.ignored_type:
                 text = with_item(text, "type", None)
             texts.append(text)
         if [i.text for i in items] != texts:
             self.set_items("vif", texts, "model= and type=ioemu describe "
                                          "emulated NICs, which PVH does not "
-                                         "have")
+                                         "have; a type= xl ignores goes too")
         elif items:
             self.report.kept("vif", "PV NICs, as before",
                              self.source_text("vif"))

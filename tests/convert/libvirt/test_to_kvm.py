@@ -73,6 +73,32 @@ disk = [ 'phy:/dev/vg0/win,hda,w', '/srv/w.iso,,hdc,cdrom' ]
     assert changes(report, ChangeKind.KEPT, "boot")
 
 
+def test_xm_cdrom_key_is_the_hdc_cdrom_it_was_to_xend():
+    root, _ = convert("name = 'winxp'\nbuilder = 'hvm'\nmemory = 512\nboot = 'dc'\n"
+                      "disk = [ 'phy:/dev/vg/winxp,hda,w' ]\ncdrom = '/srv/iso/winxp.iso'\n")
+    cdrom = one(root, "devices/disk[@device='cdrom']")
+    assert one(cdrom, "source/@file") == "/srv/iso/winxp.iso" and cdrom.xpath("readonly")
+    assert one(cdrom, "boot/@order") == "1"
+    # A disk already on hdc wins, as it would have in qemu-dm.
+    config = config_from_text(HVM_BASE + "disk = [ '/srv/a.iso,,hdc,cdrom' ]\n"
+                              "cdrom = '/srv/b.iso'\n")
+    assert [d.target for d in config.disks] == ["/srv/a.iso"]
+    assert any("cdrom= left out" in w.message for w in config.warnings)
+    # xend gave PV guests no emulated CD-ROM.
+    assert not config_from_text(PV_BASE + "cdrom = '/srv/b.iso'\n").disks
+
+
+def test_rbd_target_is_a_network_disk_with_its_monitors():
+    root, report = convert(HVM_BASE + "disk = [ 'format=raw,vdev=hda,backendtype=qdisk,"
+                           "target=rbd:vms/web\\\\:1:auth_supported=none:mon_host="
+                           "m1\\\\:6789\\\\;[fd00\\\\:\\\\:6]\\\\:6790\\\\;m3' ]\n")
+    disk = one(root, "devices/disk[@type='network']")
+    assert one(disk, "source/@protocol") == "rbd" and one(disk, "source/@name") == "vms/web:1"
+    assert [(h.get("name"), h.get("port")) for h in disk.xpath("source/host")] == [
+        ("m1", "6789"), ("fd00::6", "6790"), ("m3", None)]
+    assert changes(report, ChangeKind.WARNING, "disk hda")
+
+
 def test_disk_images_replace_sources():
     root, report = convert(PV_BASE + "disk = [ 'phy:/dev/vg0/root,xvda,w' ]\n",
                            disk_images={"/dev/vg0/root": DiskImage("/var/lib/libvirt/images/g.qcow2", "qcow2")})

@@ -141,3 +141,31 @@ def test_bad_number_names_its_line():
     err = _error("<domain type='xen'>\n  <name>g</name>\n  <memory unit='KiB'>lots</memory>\n"
                  "  <os><type>linux</type></os>\n</domain>\n")
     assert err.location.line == 3 and "not a number" in err.message
+
+
+def test_rbd_disks_are_carried_as_libvirt_carries_them_to_xl():
+    _, notes, config = read("hvm-rbd-two-monitors.xml")
+    root, data = config.disks
+    assert (root.vdev, root.backendtype) == ("hda", "qdisk")
+    # QEMU's own escapes, as libvirt's libxl driver writes them.
+    assert root.target == ("rbd:vms/ceph-web-root:auth_supported=none:"
+                           "mon_host=mon-a.ceph.example\\:6789\\;[fd00\\:\\:6]\\:6789")
+    assert data.target == "rbd:vms/ceph-web-data:id=libvirt:mon_host=mon-a.ceph.example"
+    assert any("keyring must hold the key of client.libvirt" in n for n in notes)
+    assert any("nbd:scratch left out" in n for n in notes)
+
+
+def test_rbd_name_with_a_colon_is_refused_at_its_line():
+    err = _error("<domain type='xen'>\n  <name>g</name>\n  <os><type>hvm</type></os>\n"
+                 "  <devices>\n    <disk type='network'>\n"
+                 "      <source protocol='rbd' name='pool/a:b'/>\n"
+                 "      <target dev='hda'/>\n    </disk>\n  </devices>\n</domain>\n")
+    assert err.location.line == 6 and "without ':'" in err.message
+
+
+def test_bootloader_without_os_is_pv():
+    _, _, config = read("xen3-pv-bootloader-no-os.xml")
+    assert config.guest_type is GuestType.PV
+    assert config.boot.bootloader == "/usr/bin/pygrub"
+    err = _error("<domain type='xen'>\n  <name>g</name>\n</domain>\n")
+    assert "no <os><type> and no <bootloader>" in err.message

@@ -3,9 +3,11 @@
 xl cuts a vif spec at commas and hands each item to ``parse_nic_config``.
 An item it does not know is reported ("unrecognized argument") and
 otherwise ignored, so we keep such items in ``VifSpec.unknown`` for the
-linter rather than failing. A bad ``rate``, ``devid`` or ``mtu`` makes xl
-exit; a bad ``type`` or ``mac`` only makes it complain and keep going with
-a half-set value, which we refuse as well.
+linter rather than failing. A ``type`` other than ``vif`` or ``ioemu``
+(xm's ``type=netfront`` among them) is the same to xl: "Invalid parameter
+`type'", then the default type; it joins ``unknown`` too.  A bad ``rate``,
+``devid`` or ``mtu`` makes xl exit; a bad ``mac`` only makes it complain and
+keep going with a half-set address, which we refuse.
 """
 
 from __future__ import annotations
@@ -89,6 +91,11 @@ class VifSpec:
     colo: tuple[tuple[str, str], ...] = ()
     unknown: tuple[str, ...] = ()
 
+    @property
+    def ignored_type(self) -> str | None:
+        """A ``type=`` item xl ignores (xm's ``type=netfront``), if any."""
+        return next((item for item in self.unknown if item.startswith("type=")), None)
+
 
 def parse_vif(text: str, location: Location | None = None) -> VifSpec:
     """Parse one vif spec as xl does; SpecError where xl fails or misreads."""
@@ -104,9 +111,10 @@ def parse_vif(text: str, location: Location | None = None) -> VifSpec:
             elif item:
                 unknown.append(item)
         elif key == "type":
-            if value not in ("vif", "ioemu"):
-                raise ctx.error("unknown value for type", item)
-            values["type"] = value
+            if value in ("vif", "ioemu"):
+                values["type"] = value
+            else:
+                unknown.append(item)
         elif key == "mac":
             values["mac"] = _mac(ctx, item, value)
         elif key == "ip":

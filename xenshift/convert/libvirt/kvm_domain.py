@@ -25,6 +25,15 @@ class Disk:
     readonly: bool = False
     discard: Literal["unmap", "ignore"] | None = None
     boot_order: int | None = None
+    hosts: tuple["NetworkHost", ...] = ()   # a network disk's servers
+
+
+@dataclass(frozen=True)
+class NetworkHost:
+    """``disk/source/host``: one server of a network disk (a Ceph monitor)."""
+
+    name: str
+    port: str | None = None
 
 
 @dataclass(frozen=True)

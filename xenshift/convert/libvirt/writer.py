@@ -139,7 +139,10 @@ def _disk(devices: etree._Element, disk: k.Disk) -> None:
         driver.set("discard", disk.discard)
     if disk.source is not None:
         if disk.source_type == "network":
-            etree.SubElement(element, "source", protocol="rbd", name=disk.source)
+            source = etree.SubElement(element, "source", protocol="rbd", name=disk.source)
+            for host in disk.hosts:
+                etree.SubElement(source, "host", name=host.name,
+                                 **({"port": host.port} if host.port else {}))
         else:
             attr = "dev" if disk.source_type == "block" else "file"
             etree.SubElement(element, "source", **{attr: disk.source})

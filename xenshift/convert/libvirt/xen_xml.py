@@ -117,7 +117,12 @@ def xen_xml_to_xl(xml_text: str, source: str | None = None) -> tuple[str, list[s
 def _guest_type(r: _Reader) -> str:
     element = r.root.find("os/type")
     if element is None:
-        raise InputError("no <os><type>: cannot tell PV from HVM", r.where(r.root))
+        # libvirt's early Xen driver wrote PV domains booted by a bootloader
+        # with no <os> at all; only PV guests have a bootloader.
+        if r.root.findtext("bootloader"):
+            return "pv"
+        raise InputError("no <os><type> and no <bootloader>: cannot tell PV from HVM",
+                         r.where(r.root))
     guest = _GUEST_TYPES.get((element.text or "").strip())
     if guest is None:
         raise InputError(f"unknown guest type {element.text!r} in <os><type>: "
@@ -228,22 +233,52 @@ def _disk(r: _Reader, disk: etree._Element, guest: str) -> None:
     driver = disk.find("driver")
     source = disk.find("source")
     path = None
+    backendtype = _BACKENDS.get(driver.get("name", "")) if driver is not None else None
     if source is not None:
         path = source.get("file") or source.get("dev")
         if disk.get("type") == "network":
-            r.note(disk, f"network disk {source.get('protocol')}:{source.get('name')} "
-                   "left out: xl has no network disk target")
-            return
+            if source.get("protocol") != "rbd":
+                r.note(disk, f"network disk {source.get('protocol')}:{source.get('name')} "
+                       "left out: only rbd has an xl form (as in libvirt's libxl driver)")
+                return
+            path, backendtype = _rbd_target(r, disk, source), "qdisk"
     cdrom = disk.get("device") == "cdrom"
     driver_type = driver.get("type", "raw") if driver is not None else "raw"
     spec = DiskSpec(
         vdev=target.get("dev", ""), target=path if path else (None if cdrom else ""),
         format=_FORMATS.get(driver_type, "raw") if path or not cdrom else "empty",
         readwrite=not cdrom and disk.find("readonly") is None, is_cdrom=cdrom,
-        backendtype=_BACKENDS.get(driver.get("name", "")) if driver is not None else None)
+        backendtype=backendtype)
     if driver_type not in _FORMATS:
         r.note(disk, f"disk format {driver_type!r} has no xl name; written as raw")
     r.append("disk", format_disk(spec))
+
+
+def _rbd_target(r: _Reader, disk: etree._Element, source: etree._Element) -> str:
+    """QEMU's ``rbd:POOL/IMAGE:...`` target for qdisk, as libvirt's libxl
+    driver writes it: monitors in ``mon_host`` with ``\\:`` before a port and
+    ``\\;`` between hosts (QEMU's escapes), ``id=`` from ``<auth>``."""
+    name = source.get("name") or ""
+    if not name or ":" in name:
+        raise InputError(f"an rbd disk needs a pool/image name without ':' "
+                         f"(got {name!r})", r.where(source))
+    target = f"rbd:{name}"
+    auth = disk.find("auth")
+    if auth is not None and auth.get("username"):
+        target += f":id={auth.get('username')}"
+        r.note(auth, "the Ceph secret is not carried: the host's keyring must "
+                     f"hold the key of client.{auth.get('username')}")
+    else:
+        target += ":auth_supported=none"
+    hosts = []
+    for host in source.iterfind("host"):
+        hostname = host.get("name", "")
+        if ":" in hostname:   # IPv6
+            hostname = "[" + hostname.replace(":", "\\:") + "]"
+        hosts.append(hostname + (f"\\:{host.get('port')}" if host.get("port") else ""))
+    if hosts:
+        target += ":mon_host=" + "\\;".join(hosts)
+    return target
 
 
 def _interface(r: _Reader, nic: etree._Element, guest: str) -> None:

@@ -8,10 +8,12 @@ its virtio disks in whatever the letters say. A partition vdev
 
 from __future__ import annotations
 
+import re
+
 from xenshift.config.devices import DiskSpec
 from xenshift.config.devices.vdev import disk_letters
 from xenshift.convert.libvirt.context import KvmRule, MapContext
-from xenshift.convert.libvirt.kvm_domain import Disk
+from xenshift.convert.libvirt.kvm_domain import Disk, NetworkHost
 from xenshift.errors import SpecError
 
 RULES = (
@@ -73,9 +75,11 @@ def _disk(ctx: MapContext, spec: DiskSpec, target: str, bus: str) -> Disk:
     source = image.path if image else spec.target or None
     driver_type = _DRIVER_TYPES.get(image.format if image else spec.format,
                                     image.format if image else spec.format)
+    hosts: tuple[NetworkHost, ...] = ()
     if source and source.startswith("rbd:"):
         source_type = "network"
-        source = _rbd_name(source)
+        source, options = _rbd_fields(source)
+        hosts = _rbd_hosts(options.get("mon_host", ""))
     elif image:
         source_type = "block" if source and source.startswith("/dev/") else "file"
     else:
@@ -83,23 +87,49 @@ def _disk(ctx: MapContext, spec: DiskSpec, target: str, bus: str) -> Disk:
     discard = None if spec.discard is None else ("unmap" if spec.discard else "ignore")
     return Disk(device="cdrom" if spec.is_cdrom else "disk",
                 source_type=source_type, source=source, driver_type=driver_type,
-                target_dev=target, bus=bus, readonly=spec.readonly, discard=discard)
+                target_dev=target, bus=bus, readonly=spec.readonly, discard=discard,
+                hosts=hosts)
 
 
-def _rbd_name(target: str) -> str:
-    """``pool/image`` of QEMU's ``rbd:pool/image[:opt=value...]`` (``\\:`` escapes)."""
-    name, escaped = [], False
-    for char in target[len("rbd:"):]:
-        if escaped:
-            name.append(char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == ":":
-            break
+def _split(text: str, sep: str) -> list[str]:
+    """``text`` cut at each ``sep`` QEMU's ``\\`` does not escape; escapes kept."""
+    parts, start, i = [], 0, 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == sep:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    return parts + [text[start:]]
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def _rbd_fields(target: str) -> tuple[str, dict[str, str]]:
+    """``pool/image`` and the options of QEMU's ``rbd:pool/image[:opt=value...]``.
+
+    Option values keep their escapes, for each option's own splitting.
+    """
+    name, *items = _split(target[len("rbd:"):], ":")
+    return _unescape(name), dict(item.partition("=")[::2] for item in items)
+
+
+def _rbd_hosts(mon_host: str) -> tuple[NetworkHost, ...]:
+    """Ceph monitors of ``mon_host=a\\:6789\\;[fd00\\:\\:6]\\:6789``."""
+    hosts = []
+    # QEMU undoes the escapes of an option; librados then cuts at ';'.
+    for entry in _unescape(mon_host).split(";") if mon_host else ():
+        if entry.startswith("["):
+            name, _, rest = entry[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else None
         else:
-            name.append(char)
-    return "".join(name)
+            name, _, port = entry.partition(":")
+        hosts.append(NetworkHost(name, port or None))
+    return tuple(hosts)
 
 
 def _report(ctx: MapContext, spec: DiskSpec, disk: Disk) -> None:
@@ -111,8 +141,8 @@ def _report(ctx: MapContext, spec: DiskSpec, disk: Disk) -> None:
     if ctx.options.disk_images.get(spec.target or ""):
         ctx.warn(f"disk {vdev}", "the converted image replaces the Xen one")
     if disk.source_type == "network":
-        ctx.warn(f"disk {vdev}", "rbd options (id=, conf=, ...) are not carried: "
-                 "add a <host> and an <auth> secret for the Ceph cluster")
+        ctx.warn(f"disk {vdev}", "the Ceph monitors are carried, other rbd options "
+                 "(id=, conf=, ...) are not: add an <auth> secret for the Ceph cluster")
     if not spec.vdev_info.is_whole_disk:
         ctx.warn(f"disk {vdev}", f"a partition-only Xen disk becomes the whole "
                  f"disk {disk.target_dev}: the firmware cannot boot from it "
