@@ -180,7 +180,8 @@ def _outdir(request: ConversionRequest, config: DomainConfig) -> Path:
 def _plan_input(request: ConversionRequest, config: DomainConfig) -> PlanInput:
     """The disk names and MACs the guest planners need from the config."""
     names = map_domain(config, request.kvm).renames if request.target == "kvm" else {}
-    return PlanInput(request.target, names, tuple(v.mac for v in config.vifs))
+    vdevs = tuple(d.vdev for d in config.disks if not d.is_cdrom)
+    return PlanInput(request.target, names, vdevs, tuple(v.mac for v in config.vifs))
 
 
 def _images(request: ConversionRequest, config: DomainConfig) -> dict[str, KvmImage]:

@@ -68,6 +68,11 @@ class ConsoleFacts:
     getty_units: tuple[GettyUnit, ...]
     inittab: tuple[InittabEntry, ...]
     securetty: tuple[SecurettyEntry, ...]
+
+    @property
+    def uses_systemd(self) -> bool:
+        """Whether systemd runs the guest: getty units, or no inittab."""
+        return bool(self.getty_units) or not self.inittab
     grub_terminal: str | None
     grub_serial_command: str | None
 

@@ -67,6 +67,34 @@ def test_pvh_keeps_the_pv_guest_as_it_is(debian):
     assert [d.action for d in p.disks] == ["copy", "copy"]
 
 
+@pytest.mark.parametrize("target", ["kvm", "hvm"])
+def test_fstab_lines_of_disks_the_config_lacks_do_not_hold_up_the_boot(tmp_path, target):
+    facts, texts = facts_of(debian_tree(tmp_path / "root", {
+        "etc/fstab": "/dev/xvda1 / ext4 errors=remount-ro 0 1\n"
+                     "/dev/xvdb1\tnone\tswap\tsw\t0\t0  # old swap disk\n"
+                     "/dev/xvdc /srv\n"}))
+    p = plan(with_layout(facts, "a"), texts, target, vdevs=("xvda",))
+    fstab = after(p, "/etc/fstab").splitlines()
+    assert fstab[1] == ("/dev/xvdb1\tnone\tswap\tsw,nofail,x-systemd.device-timeout=10s"
+                        "\t0\t0  # old swap disk")
+    assert fstab[2] == "/dev/xvdc /srv auto defaults,nofail,x-systemd.device-timeout=10s"
+    [edit] = [e for e in p.files if e.path == "/etc/fstab"]
+    assert any("xvdb1 is not a disk of the config" in c.reason for c in edit.changes)
+    assert not [w for w in p.warnings if "xvdb1" in w.message]
+
+
+@pytest.mark.parametrize("target", ["kvm", "hvm"])
+def test_root_in_grub_cmdline_goes_as_grub_mkconfig_writes_its_own(tmp_path, target):
+    facts, texts = facts_of(debian_tree(tmp_path / "root", {
+        "etc/default/grub": 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet root=/dev/xvda1"\n'
+                            'GRUB_CMDLINE_LINUX="root=/dev/xvda1 console=hvc0 elevator=noop"\n'}))
+    p = plan(with_layout(facts, "a"), texts, target)
+    grub = after(p, "/etc/default/grub")
+    assert 'GRUB_CMDLINE_LINUX_DEFAULT="quiet"' in grub
+    assert "root=" not in grub
+    assert 'GRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200 elevator=noop"' in grub
+
+
 def test_grub_already_in_the_mbr_is_not_reinstalled(tmp_path):
     facts, texts = facts_of(debian_tree(tmp_path / "root"))
     p = plan(with_layout(facts, "a", boot_code="grub"), texts, "kvm")

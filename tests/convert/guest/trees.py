@@ -139,11 +139,12 @@ def with_layout(facts: GuestFacts, shape: str = "a", boot_code: str = "none") ->
 
 
 def plan(facts: GuestFacts, texts: GuestTexts, target: str, names: dict | None = None,
-         macs: tuple = (MAC,)) -> GuestPlan:
-    """Plan ``target`` with the KVM disk names and the fixture's MAC."""
+         macs: tuple = (MAC,), vdevs: tuple = tuple(KVM_NAMES)) -> GuestPlan:
+    """Plan ``target`` with the KVM disk names, the config's disks and the
+    fixture's MAC."""
     if names is None:
         names = KVM_NAMES if target == "kvm" else {}
-    return plan_guest(facts, texts, PlanInput(target, names, macs))
+    return plan_guest(facts, texts, PlanInput(target, names, vdevs, macs))
 
 
 def after(plan_: GuestPlan, path: str) -> str | None:

@@ -111,12 +111,32 @@ def _install(ctx: PlanContext) -> None:
     ctx.steps.append(GrubInstall(CONCERN, disk.vdev, modules, tool, "/boot", reason))
 
 
+def _single_root(ctx: PlanContext) -> None:
+    """Drop ``root=`` from the command lines /etc/default/grub adds.
+
+    grub-mkconfig writes ``root=UUID=…`` into each entry itself; one more in
+    ``GRUB_CMDLINE_LINUX`` (as hand-built PV guests carry) gives the kernel
+    two, and it takes the last: the device name, not the stable one.
+    """
+    for name in ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"):
+        value = ctx.draft.var(DEFAULT_GRUB, name)
+        if value is None:
+            continue
+        args = value.split()
+        kept = [a for a in args if not a.startswith("root=")]
+        if kept != args:
+            ctx.draft.set_var(CONCERN, DEFAULT_GRUB, name, " ".join(kept),
+                              "grub-mkconfig writes root=UUID= into each entry itself: "
+                              "a second root= would win over it")
+
+
 def plan(ctx: PlanContext) -> None:
     """Regenerate the config, set the default kernel, install GRUB."""
     if ctx.regenerate is not None:
         if ctx.facts.bootloader.defaults.get("GRUB_DISABLE_LINUX_UUID") == "true":
             ctx.draft.set_var(CONCERN, DEFAULT_GRUB, "GRUB_DISABLE_LINUX_UUID", "false",
                               _UUID_REASON)
+        _single_root(ctx)
         ctx.steps.append(ctx.regenerate)
     _default_kernel(ctx)
     _install(ctx)

@@ -81,8 +81,7 @@ def _add_missing_serial(ctx: PlanContext) -> None:
 
 def _gettys(ctx: PlanContext) -> None:
     console = ctx.facts.console
-    uses_systemd = bool(console.getty_units) or not console.inittab
-    if not uses_systemd:
+    if not console.uses_systemd:
         return
     unit_target = SERIAL_GETTY_UNIT
     for unit in console.getty_units:

@@ -22,13 +22,15 @@ class PlanInput:
     """What planning starts from besides the facts.
 
     ``disk_names`` maps each source vdev to its name on the target, as the
-    config conversion decided (``xvda`` → ``vda`` for KVM); ``macs`` are
+    config conversion decided (``xvda`` → ``vda`` for KVM); ``vdevs`` are
+    the vdevs of the config's disks (CD-ROMs left out); ``macs`` are
     the MACs of the guest's NICs in config order (None where the config
     gives none), so the NIC ``ethN`` has ``macs[N]``.
     """
 
     target: Target
     disk_names: dict[str, str] = field(default_factory=dict)
+    vdevs: tuple[str, ...] = ()
     macs: tuple[str | None, ...] = ()
 
 

@@ -22,6 +22,8 @@ from xenshift.convert.guest.layout import partition_device
 from xenshift.inspect.bootloader import DEFAULT_GRUB, SYSCONFIG_BOOTLOADER, SYSCONFIG_GRUB
 
 CONCERN = "devices"
+# How long systemd waits for a disk the config does not give.
+DEVICE_TIMEOUT = "10s"
 _XEN_DEVICE = re.compile(r"^/dev/(xvd[a-z]+)(\d*)$")
 _XEN_WORD = re.compile(r"(?<![^\s\"'=])/dev/xvd[a-z]+\d*(?![^\s\"',])")
 # Settings files that may name disks outside kernel command lines.
@@ -79,12 +81,49 @@ def _settings_words(ctx: PlanContext, rename, left: list[str]) -> None:
                 ctx.draft.replace_line(CONCERN, path, number, line, f"{spec}: {reason}")
 
 
+def _absent(ctx: PlanContext, spec: str) -> bool:
+    """Whether ``spec`` is a Xen disk (or partition) the config does not give."""
+    match = _XEN_DEVICE.match(spec)
+    vdevs = ctx.request.vdevs
+    return bool(match and vdevs) and spec[len("/dev/"):] not in vdevs \
+        and match.group(1) not in vdevs
+
+
+def _not_waited_for(ctx: PlanContext, line: int, spec: str) -> None:
+    """Mark the fstab line of an absent disk ``nofail``.
+
+    Without it the converted guest waits 90 s for the device at boot
+    (systemd's "Timed out waiting for device"), and a file system on it
+    fails local-fs.target.
+    """
+    options = ["nofail"]
+    if ctx.facts.console.uses_systemd:
+        options.append(f"x-systemd.device-timeout={DEVICE_TIMEOUT}")
+    text = ctx.draft.line("/etc/fstab", line)
+    body = text.split("#", 1)[0]
+    fields = list(re.finditer(r"\S+", body))
+    if len(fields) >= 4:
+        have = fields[3].group().split(",")
+        names = {h.split("=")[0] for h in have}
+        merged = ",".join(have + [o for o in options if o.split("=")[0] not in names])
+        new = text[:fields[3].start()] + merged + text[fields[3].end():]
+    else:  # fstab's defaults for the missing fields
+        missing = ["none", "auto", "defaults"][len(fields) - 1:]
+        new = body.rstrip() + " " + " ".join(missing[:-1] + [",".join(["defaults", *options])])
+    ctx.draft.replace_line(CONCERN, "/etc/fstab", line, new,
+                           f"{spec} is not a disk of the config: the guest "
+                           f"boots without waiting for it ({', '.join(options)})")
+
+
 def plan(ctx: PlanContext) -> None:
     """Rename device references for the target."""
     rename = _kvm_spec if ctx.target == "kvm" else _hvm_spec
     left: list[str] = []
     for ref in ctx.facts.storage.of_kind("xen", "disk"):
         if ctx.is_regenerated(ref.file):
+            continue
+        if ref.file == "/etc/fstab" and _absent(ctx, ref.spec):
+            _not_waited_for(ctx, ref.line, ref.spec)
             continue
         new, reason = rename(ctx, ref.spec)
         if new is None:
