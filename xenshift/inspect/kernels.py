@@ -27,6 +27,9 @@ DRIVERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "virtio_net": ("VIRTIO_NET", ()),
     "ata_piix": ("ATA_PIIX", ()),
     "ahci": ("SATA_AHCI", ()),
+    # The disk drivers behind the emulated controllers, easy to forget.
+    "sd_mod": ("BLK_DEV_SD", ()),
+    "ata_generic": ("ATA_GENERIC", ()),
     "xen_blkfront": ("XEN_BLKDEV_FRONTEND", ("xenblk", "xen_vbd")),
     "xen_netfront": ("XEN_NETDEV_FRONTEND", ("xennet", "xen_vnif")),
 }

@@ -20,12 +20,13 @@ from xenshift.convert.report import ChangeReport
 from xenshift.inspect.bootloader import parse_grub2_cfg
 from xenshift.inspect.errors import GuestUpdateError
 from xenshift.inspect.files import read_text
-from xenshift.inspect.initrd import read_image
+from xenshift.inspect.initrd import drivers_in, read_image
 from xenshift.inspect.session import GuestSession
 from xenshift.inspect.shellvars import parse_shell_vars
 from xenshift.progress import Progress
 
 SYSROOT = "/sysroot"
+_BIN_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 _EXIT_MARK = "xenshift-exit="
 
 
@@ -107,10 +108,32 @@ def _rebuild_initrd(session: GuestSession, step: RebuildInitrd, report: ChangeRe
     if after.problem or missing:
         raise GuestUpdateError(after.problem or f"the rebuilt initrd lacks {', '.join(missing)}",
                                step.initrd)
+    checked = _listed_by_tool(session, step)
     report.changed(f"guest {step.initrd}",
                    ", ".join(before.drivers) if before else "(none)",
                    ", ".join(after.drivers), f"drivers in the rebuilt initrd "
-                   f"({after.module_count} modules)")
+                   f"({after.module_count} modules{checked})")
+
+
+def _listed_by_tool(session: GuestSession, step: RebuildInitrd) -> str:
+    """Check the rebuilt image with the initrd tool's own lister too.
+
+    Returns a note for the report: which lister agreed, or that the guest
+    has none.  Our reader and the tool disagreeing is a failure.
+    """
+    if step.lister is None:
+        return ""
+    tool = step.lister[0]
+    if not any(session.files.is_file(f"{d}/{tool}") for d in _BIN_DIRS):
+        return f"; the guest has no {tool} to list it"
+    listing = _command(session, step.lister)
+    # lsinitramfs prints paths, lsinitrd ls -l lines: the path comes last.
+    listed = drivers_in([line.split()[-1] for line in listing.splitlines() if line.split()])
+    missing = [d for d in step.drivers if d not in listed]
+    if missing:
+        raise GuestUpdateError(f"{tool} shows the rebuilt initrd without "
+                               f"{', '.join(missing)}", step.initrd)
+    return f"; {tool} agrees"
 
 
 def _default_cmdline(text: str) -> str:

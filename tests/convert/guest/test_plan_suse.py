@@ -84,6 +84,29 @@ def test_sles12_hvm_without_disks_keeps_names_and_says_why(sles12):
     assert "/etc/dracut.conf.d/10-xen.conf" not in {e.path for e in p.files}
 
 
+def test_dracut_with_an_exclusive_driver_list_gets_the_emulated_disk_path_whole(tmp_path):
+    """A minimal PV image may list its drivers exclusively (drivers+=); the
+    HVM initrd then needs sd_mod behind ata_piix/ahci as much as those."""
+    root = materialize("sles12-sp1-pv", tmp_path / "root")
+    kver = "3.12.49-11-default"
+    dep = root / f"lib/modules/{kver}/modules.dep"
+    write_tree(root, {
+        "etc/dracut.conf.d/10-xen.conf": 'drivers+=" xen-blkfront xen-netfront ext4 "\n',
+        f"lib/modules/{kver}/modules.dep": dep.read_text() + (
+            "kernel/drivers/scsi/sd_mod.ko: kernel/drivers/scsi/scsi_mod.ko\n"
+            "kernel/drivers/scsi/scsi_mod.ko:\nkernel/drivers/ata/ata_generic.ko:\n")})
+    facts, texts = facts_of(root)
+    p = plan(facts, texts, "hvm")
+    [initrd] = [s for s in p.steps if isinstance(s, RebuildInitrd)]
+    assert {"ata_piix", "ahci", "sd_mod", "ata_generic"} <= set(initrd.drivers)
+    conf = after(p, "/etc/dracut.conf.d/90-xenshift.conf")
+    assert {"ata_piix", "ahci", "sd_mod", "ata_generic"} <= set(
+        conf.split('add_drivers+="')[1].split('"')[0].split())
+    kvm = [s for s in plan(facts, texts, "kvm", names={"xvda": "vda"}).steps
+           if isinstance(s, RebuildInitrd)]
+    assert "sd_mod" in kvm[0].drivers
+
+
 def test_sles12_pvh_is_refused_for_lack_of_a_pvh_kernel(sles12):
     facts, texts = sles12
     with pytest.raises(GuestRefusedError, match="CONFIG_XEN_PVH"):

@@ -17,17 +17,23 @@ from xenshift.inspect.kernels import Kernel
 from xenshift.inspect.readiness import INITRD_DRIVERS
 
 CONCERN = "initrd"
-# Modules the target's disk needs that the driver table does not track:
-# the SCSI disk driver behind ATA/AHCI and virtio-scsi. initramfs-tools
-# skips a name the kernel lacks (built in, say), so they are safe to list.
+# Modules the target's disk needs besides its controller: the SCSI disk
+# driver behind ATA/AHCI and virtio-scsi.  initramfs-tools skips a name the
+# kernel lacks (built in, say), so its modules file lists them all; the
+# other tools get those the kernel has as modules.
 DISK_HELPERS = {"hvm": ("sd_mod", "ata_generic"), "kvm": ("sd_mod",), "pvh": ()}
 DRACUT_DROP_IN = f"{DRACUT_CONF_DIR}/90-xenshift.conf"
 MAKE_INITRD_CONF = "/etc/initrd.mk"
 
 
 def wanted_drivers(ctx: PlanContext, kernel: Kernel) -> list[str]:
-    """The target's drivers that this kernel has as modules."""
-    return [d for d in INITRD_DRIVERS[ctx.target] if kernel.drivers.get(d) == "module"]
+    """The target's drivers and disk helpers that this kernel has as modules.
+
+    Every initrd tool is given all of them: an initrd whose disk controller
+    driver loads but has no ``sd_mod`` behind it finds no root disk either.
+    """
+    return [d for d in (*INITRD_DRIVERS[ctx.target], *DISK_HELPERS[ctx.target])
+            if kernel.drivers.get(d) == "module"]
 
 
 def _missing(ctx: PlanContext, kernel: Kernel, drivers: list[str]) -> list[str] | None:
@@ -42,10 +48,12 @@ def _reason(ctx: PlanContext, drivers: list[str]) -> str:
     return f"the {ctx.target.upper()} disk and NIC drivers: {', '.join(drivers)}"
 
 
-def _rebuild(kernel: Kernel, drivers: list[str], initrd: str, *argv: str) -> RebuildInitrd:
+def _rebuild(kernel: Kernel, drivers: list[str], initrd: str, *argv: str,
+             lister: str | None = None) -> RebuildInitrd:
     return RebuildInitrd(CONCERN, argv, kernel.version, initrd, tuple(drivers),
                          f"rebuild the initrd of {kernel.version} with "
-                         f"{', '.join(drivers)}")
+                         f"{', '.join(drivers)}",
+                         (lister, initrd) if lister else None)
 
 
 def _update_initramfs(ctx: PlanContext, kernel: Kernel, drivers: list[str]) -> RebuildInitrd:
@@ -56,7 +64,8 @@ def _update_initramfs(ctx: PlanContext, kernel: Kernel, drivers: list[str]) -> R
         ctx.draft.append_lines(CONCERN, INITRAMFS_MODULES, new, _reason(ctx, drivers))
     initrd = kernel.initrd or f"/boot/initrd.img-{kernel.version}"
     return _rebuild(kernel, drivers, initrd, "update-initramfs",
-                    "-u" if kernel.initrd else "-c", "-k", kernel.version)
+                    "-u" if kernel.initrd else "-c", "-k", kernel.version,
+                    lister="lsinitramfs")
 
 
 def _dracut(ctx: PlanContext, kernel: Kernel, drivers: list[str]) -> RebuildInitrd:
@@ -66,7 +75,8 @@ def _dracut(ctx: PlanContext, kernel: Kernel, drivers: list[str]) -> RebuildInit
     if ctx.draft.text(DRACUT_DROP_IN) is None:
         ctx.draft.create(CONCERN, DRACUT_DROP_IN, text, _reason(ctx, drivers))
     initrd = kernel.initrd or f"/boot/initramfs-{kernel.version}.img"
-    return _rebuild(kernel, drivers, initrd, "dracut", "--force", initrd, kernel.version)
+    return _rebuild(kernel, drivers, initrd, "dracut", "--force", initrd, kernel.version,
+                    lister="lsinitrd")
 
 
 def _suse_mkinitrd(ctx: PlanContext, kernel: Kernel, drivers: list[str]) -> RebuildInitrd:
@@ -75,7 +85,9 @@ def _suse_mkinitrd(ctx: PlanContext, kernel: Kernel, drivers: list[str]) -> Rebu
                       " ".join(words + [d for d in drivers if d not in words]),
                       _reason(ctx, drivers))
     initrd = kernel.initrd or f"/boot/initrd-{kernel.version}"
-    return _rebuild(kernel, drivers, initrd, "mkinitrd", "-k", kernel.vmlinuz, "-i", initrd)
+    # SLES 12's mkinitrd is a wrapper around dracut, with lsinitrd beside it.
+    return _rebuild(kernel, drivers, initrd, "mkinitrd", "-k", kernel.vmlinuz, "-i", initrd,
+                    lister="lsinitrd")
 
 
 def _make_initrd(ctx: PlanContext, kernel: Kernel, drivers: list[str]) -> RebuildInitrd:

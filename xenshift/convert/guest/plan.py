@@ -87,7 +87,9 @@ class GuestCommand:
 @dataclass(frozen=True)
 class RebuildInitrd:
     """Rebuild kernel ``version``'s initrd at ``initrd`` with ``argv`` (the
-    guest's own tool); afterwards it must hold every one of ``drivers``."""
+    guest's own tool); afterwards it must hold every one of ``drivers``, as
+    read by xenshift and by ``lister`` (the tool's own lister, when the
+    guest has it)."""
 
     concern: str
     argv: tuple[str, ...]
@@ -95,6 +97,7 @@ class RebuildInitrd:
     initrd: str
     drivers: tuple[str, ...]
     reason: str
+    lister: tuple[str, ...] | None = None
 
     def describe(self) -> str:
         """The command line, for people."""
