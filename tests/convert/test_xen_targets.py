@@ -146,8 +146,36 @@ def test_disk_slots_avoid_an_existing_cdrom_and_run_out_after_four() -> None:
 
 def test_partition_only_guest_is_refused_with_the_reason() -> None:
     config = _guest(BASE + 'disk = [ "phy:/dev/vg/r,xvda2,w", "phy:/dev/vg/s,xvda1,w" ]\n')
-    with pytest.raises(ConversionError, match="needs a disk-layout change"):
+    with pytest.raises(ConversionError, match="boots from xvda2, a partition vdev"):
         to_hvm(config)
+
+
+EC2 = ('name = "web"\nkernel = "/usr/lib/grub-xen/grub-x86_64-xen.bin"\n'
+       'disk = [ "phy:/dev/vg/root,xvda1,w", "phy:/dev/vg/data,xvdb,w" ]\n')
+
+
+def test_a_partition_boot_disk_beside_a_whole_disk_is_refused_config_only() -> None:
+    # pv-grub's (hd0) is the first disk: xvda1, not the data disk xvdb.
+    with pytest.raises(ConversionError, match="boots from xvda1, a partition vdev") as err:
+        to_hvm(_guest(EC2))
+    assert "without --config-only" in str(err.value)
+
+
+def test_a_partition_boot_disk_is_rebuilt_whole_and_booted_first() -> None:
+    result = to_hvm(_guest(EC2), HvmOptions(rebuilds_disks=True))
+    assert [parse_disk(d).vdev for d in result.document.settings.to_json()["disk"]] \
+        == ["hda", "hdb"]
+    [warning] = [c for c in result.report.of_kind(ChangeKind.WARNING) if c.subject == "disk xvda1"]
+    assert "rebuilt as a partitioned whole disk (hda)" in warning.reason
+    # root= says which disk boots, whatever its place in the list.
+    data_first = EC2.replace('"phy:/dev/vg/root,xvda1,w", "phy:/dev/vg/data,xvdb,w"',
+                             '"phy:/dev/vg/data,xvdb,w", "phy:/dev/vg/root,xvda1,w"')
+    data_first += 'extra = "root=/dev/xvda1 ro console=hvc0"\n'
+    with pytest.raises(ConversionError, match="boots from xvda1"):
+        to_hvm(_guest(data_first))
+    result = to_hvm(_guest(data_first), HvmOptions(rebuilds_disks=True))
+    assert [parse_disk(d).vdev for d in result.document.settings.to_json()["disk"]] \
+        == ["hdb", "hda"]
 
 
 def test_a_partition_beside_a_whole_disk_stays_pv_only_with_a_warning() -> None:

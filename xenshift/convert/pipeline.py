@@ -164,8 +164,9 @@ def _config_output(request: ConversionRequest, config: DomainConfig,
     if request.target == "kvm":
         xml, report = to_kvm(config, replace(request.kvm, disk_images=images))
         return f"{name}.xml", xml.encode(), report, xml, "xml"
-    result = to_hvm(config, request.hvm) if request.target == "hvm" \
-        else to_pvh(config)
+    rebuilds = not (request.config_only or request.disks.in_place)
+    result = to_hvm(config, replace(request.hvm, rebuilds_disks=rebuilds)) \
+        if request.target == "hvm" else to_pvh(config)
     result = _point_at_images(result, config, images)
     outdir = _outdir(request, config)
     diff = unified_diff(config.document.text, result.document.text,

@@ -19,6 +19,7 @@ from xenshift.config.devices.disk import with_vdev
 from xenshift.config.devices.keyvalue import with_item
 from xenshift.config.devices.vdev import disk_letters
 from xenshift.config.model import DomainConfig, GuestType
+from xenshift.convert.boot_disk import boot_disk
 from xenshift.convert.retarget import ConversionError, Retarget, XenConversion
 from xenshift.convert.rules import rule_for
 
@@ -33,22 +34,35 @@ class HvmOptions:
     nic_model: str = "e1000"
     hdtype: str = "ide"          # "ide" or "ahci"
     keep_xvd: bool = False       # PV-on-HVM: leave xvd names alone
+    # The guest's disks are converted too: a boot disk given as a partition
+    # vdev (xvda1) is then rebuilt as a partitioned whole disk.
+    rebuilds_disks: bool = False
 
 
-def _plan_vdevs(disks: list[DiskSpec], keep_xvd: bool) -> dict[int, str]:
+def _plan_vdevs(disks: list[DiskSpec], keep_xvd: bool,
+                rebuilt: DiskSpec | None = None) -> dict[int, str]:
     """New vdev per disk index (only for disks that change).
 
     Disks already on hd/sd keep their slots; xvd disks take the hd slot of
-    the same letter when free, else the next free one, in order.
+    the same letter when free, else the next free one, in order.  A
+    partition vdev being ``rebuilt`` as a whole disk takes the first free
+    slot before all others, so that the firmware boots it.
     """
-    if keep_xvd:
-        return {}
     taken = {d.vdev_info.disk for d in disks
              if d.vdev_info.family == "hd" and d.vdev_info.disk is not None}
     plan = {}
+    if rebuilt is not None:
+        slot = next((s for s in range(HD_SLOTS) if s not in taken), None)
+        if slot is None:
+            raise ConversionError(f"{rebuilt.vdev} is the boot disk, but all "
+                                  f"{HD_SLOTS} emulated disk slots are taken")
+        taken.add(slot)
+        plan[disks.index(rebuilt)] = f"hd{disk_letters(slot)}"
+    if keep_xvd:
+        return plan
     for i, disk in enumerate(disks):
         info = disk.vdev_info
-        if info.family != "xvd" or not info.is_whole_disk:
+        if info.family != "xvd" or not info.is_whole_disk or i in plan:
             continue
         slot = info.disk if info.disk < HD_SLOTS and info.disk not in taken \
             else next((s for s in range(HD_SLOTS) if s not in taken), None)
@@ -95,9 +109,10 @@ class _ToHvm(Retarget):
                 f"{self.config.path}: {self.config.name} has no disks; an HVM "
                 "guest boots from a disk (this one boots its kernel from the "
                 "host, which only PV and PVH can do)")
+        rebuilt = self._partition_boot_disk()
         bootable = [d for d in disks if d.vdev_info.is_whole_disk
                     and not d.is_cdrom]
-        if not bootable:
+        if not bootable and rebuilt is None:
             parts = ", ".join(d.vdev for d in disks)
             raise ConversionError(
                 f"{self.config.path}: disks {parts} are partitions of virtual "
@@ -107,11 +122,16 @@ class _ToHvm(Retarget):
                 "xen2hvm without --config-only rebuilds it as a partitioned "
                 "disk; several partition images must be merged into one "
                 "partitioned disk beforehand")
-        plan = _plan_vdevs(disks, self.options.keep_xvd)
+        plan = _plan_vdevs(disks, self.options.keep_xvd, rebuilt)
         texts = []
         for i, (disk, item) in enumerate(zip(disks, items)):
             info = disk.vdev_info
-            if i in plan:
+            if disk is rebuilt:
+                texts.append(with_vdev(item.text, disk, plan[i]))
+                self.report.warn(f"disk {disk.vdev}", f"the boot disk, a partition vdev: "
+                                 f"its image is rebuilt as a partitioned whole disk "
+                                 f"({plan[i]}) that the firmware boots")
+            elif i in plan:
                 texts.append(with_vdev(item.text, disk, plan[i]))
             else:
                 texts.append(item.text)
@@ -132,6 +152,23 @@ class _ToHvm(Retarget):
             self.report.kept("disk", "vdevs unchanged"
                              + (" (--keep-xvd)" if self.options.keep_xvd else ""),
                              self.source_text("disk"))
+
+    def _partition_boot_disk(self) -> DiskSpec | None:
+        """The boot disk when it is a partition vdev, to be rebuilt whole.
+
+        Without its disks converted, no firmware could boot such a guest:
+        refused, naming the disk, rather than booting another disk.
+        """
+        boot = boot_disk(self.config)
+        if boot is None or boot.vdev_info.is_whole_disk:
+            return None
+        if not self.options.rebuilds_disks:
+            raise ConversionError(
+                f"{self.config.path}: {self.config.name} boots from {boot.vdev}, a "
+                "partition vdev, and HVM firmware boots only whole disks: convert "
+                "it with its disks into new images (without --config-only or "
+                f"--in-place), which rebuilds {boot.vdev} as a partitioned whole disk")
+        return boot
 
     def vif(self) -> None:
         items = self.doc.settings.get_string_list("vif") or []
