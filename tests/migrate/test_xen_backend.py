@@ -387,11 +387,12 @@ def test_restore_into_xen_replays_the_stream_into_xl(qemu_dirs, tmp_path, monkey
     assert ("unpause", "guest") in dest.calls and ("destroy", str(DOMID + 1)) not in dest.calls
 
 
-def _migrate_into_xen(tmp_path, mode="", **options):
-    fake = FakeXen()
-    for pfn in (3, 4, 5, 200):  # zero pages, which the extension sends as pfns only
-        fake.mem[pfn * 4096:(pfn + 1) * 4096] = bytes(4096)
-    src_tools = FakeToolstack()
+def _migrate_into_xen(tmp_path, mode="", fake=None, src_tools=None, **options):
+    if fake is None:
+        fake = FakeXen()
+        for pfn in (3, 4, 5, 200):  # zero pages, which the extension sends as pfns only
+            fake.mem[pfn * 4096:(pfn + 1) * 4096] = bytes(4096)
+    src_tools = src_tools or FakeToolstack()
     source = xen.XenBackend(ffi, fake, src_tools).open_source("guest")
     dest = DestToolstack(tmp_path / "got.xl", mode)
     a, b = socket.socketpair()
@@ -681,3 +682,54 @@ def test_pv_live_migration_without_shadow_paging_names_it():
     fake = FakePvXen(shadow=False)
     with pytest.raises(BackendError, match=r"without shadow paging \(CONFIG_SHADOW_PAGING\)"):
         _save_pv(fake, io.BytesIO())
+
+
+def test_pv_pages_compress_and_split_with_their_types_kept(tmp_path, monkeypatch):
+    """PAGES frames carry a PV guest's typed words: compressed, zero pages as
+    words only, and xl still gets page tables and holes as Xen sends them."""
+    from xenshift.migrate import outlet
+    typed = []
+    send = outlet._PageWorker._send
+    monkeypatch.setattr(outlet._PageWorker, "_send", lambda self, pfns, count, mapped, *rest: (
+        typed.append([pfns[i] >> 60 for i in range(count)]) if mapped.words is not None
+        else None, send(self, pfns, count, mapped, *rest))[1])
+    plain = PvMemory()
+    saved = io.BytesIO()
+    _save_pv(FakePvXen(), saved)
+    read_stream(ExactReader(io.BytesIO(saved.getvalue())), plain, Format.XL)
+    fake = FakePvXen()
+    _, _, dest, summary, received = _migrate_into_xen(
+        tmp_path, fake=fake, src_tools=PvToolstack(fake), compress="zstd", zero_pages=True)
+    assert summary.extensions["compress"] == "zstd" and "error" not in received
+    _verify_with_xen(dest.out)
+    got = PvMemory()
+    read_stream(ExactReader(io.BytesIO(dest.out.read_bytes())), got, Format.XL)
+    # Typed PAGES frames: the first round's pages (its holes went ahead as a
+    # PAGE_DATA of words), then the L1 table deferred to the last round.
+    assert [sorted(set(kinds)) for kinds in typed] == [[0, 0x2, 0x3, 0xC], [0x1]]
+    assert got.types == plain.types and got.p2m == plain.p2m
+    assert got.pages.keys() == plain.pages.keys()
+    for pfn, kind in got.types.items():
+        if kind == 0:   # ordinary pages: this guest's own data
+            assert got.pages[pfn] == bytes(fake.frames[pv_mfn(pfn)]), pfn
+        elif pfn in got.pages:   # page tables, normalised the same way
+            assert got.pages[pfn] == plain.pages[pfn], pfn
+
+
+def test_pv_pages_for_an_hvm_only_destination_are_refused():
+    from xenshift.migrate import extension as ext
+    from xenshift.migrate.restore import _Channel
+
+    class HvmOnly:
+        name, pv_words = "hvm-dest", False
+
+    frame = ext.PAGES_HDR.pack(ext.FLAG_TYPED, 0, 1, 0, 4096) + (1 << 60 | 7).to_bytes(8, "little")
+    a, b = socket.socketpair()
+    try:
+        a.sendall(frame + bytes(4096))
+        channel = _Channel(SocketConnection(b, "receiver"), ext.Extensions())
+        with pytest.raises(MigrationError, match="PV pages for hvm-dest"):
+            channel.apply(len(frame) + 4096, HvmOnly())
+    finally:
+        a.close()
+        b.close()

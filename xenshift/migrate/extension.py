@@ -40,7 +40,8 @@ JSON_MAX = 1 << 16
 FRAME = struct.Struct("<II")
 KIND_XEN, KIND_PAGES, KIND_BARRIER = 1, 2, 3
 PAGES_HDR = struct.Struct("<IIIII")  # flags, round, non-zero count, zero count, data bytes
-FLAG_VERIFY, FLAG_ZSTD = 1, 2
+# FLAG_TYPED: the pfns are a PV guest's PAGE_DATA words, page types included.
+FLAG_VERIFY, FLAG_ZSTD, FLAG_TYPED = 1, 2, 4
 BARRIER_HDR = struct.Struct("<II")  # round, channels
 XEN_FRAME_MAX = 1 << 20
 ZSTD_MAX = lib.xs_zstd_bound(MAX_BATCH_SIZE * PAGE_SIZE)

@@ -10,6 +10,7 @@ pages (released once sent), ``end_round`` when a round is complete.
 from __future__ import annotations
 
 import queue
+import struct
 import threading
 from typing import BinaryIO
 
@@ -21,6 +22,9 @@ from xenshift.migrate.stream.writer import pfn_bytes
 from xenshift.migrate.transport import Connection
 from xenshift.native import PAGE_SIZE, ffi, lib
 
+# Xen's page types (the top four bits of a PV pfn word) up to C carry data;
+# D, E and F (broken, allocate only, invalid) carry none.
+MAX_DATA_TYPE = 0xC
 QUEUE_DEPTH = 4  # batches queued per data connection: 16 MiB each at most
 
 
@@ -141,7 +145,7 @@ class _PageWorker(threading.Thread):
             nz, nzero = self.counts[0], self.counts[1]
             data = memoryview(self.nz)[:nz * PAGE_SIZE]
             nz_words, z_words = pfn_bytes(self.nz_pfns, nz), pfn_bytes(self.z_pfns, nzero)
-        flags = ext.FLAG_VERIFY if verify else 0
+        flags = (ext.FLAG_VERIFY if verify else 0) | (ext.FLAG_TYPED if mapped.words is not None else 0)
         if self.zstd is not None and nz:
             n = lib.xs_zstd_compress(self.zstd, ffi.from_buffer(self.zbuf), len(self.zbuf),
                                      ffi.from_buffer(data), len(data))
@@ -178,12 +182,23 @@ class FramedOutlet(Outlet):
 
     def pages(self, pfns, count: int, mapped: MappedPages, verify: bool) -> None:
         if mapped.words is not None:
-            # A PV batch goes as Xen's own PAGE_DATA: PAGES frames carry
-            # untyped pfns, so its pages are neither compressed nor split.
-            with mapped:
-                self.control(b"".join([writer.page_data_head(mapped.words, mapped.count),
-                                       mapped.words, mapped.view]))
-            return
+            if verify:
+                with mapped:
+                    self.control(b"".join([writer.page_data_head(mapped.words, mapped.count),
+                                           mapped.words, mapped.view]))
+                return
+            # A PV batch: its typed words stand in for the pfns, so its pages
+            # compress and split as HVM's do.  Words without data (holes,
+            # broken pages) go ahead as a PAGE_DATA of words only.
+            pfns = ffi.from_buffer("uint64_t[]", mapped.words)
+            count = len(mapped.words) // 8
+            if count != mapped.count:
+                words = [pfns[i] for i in range(count)]
+                holes = [w for w in words if w >> 60 > MAX_DATA_TYPE]
+                holes_bytes = struct.pack(f"<{len(holes)}Q", *holes)
+                self.control(writer.page_data_head(holes_bytes, 0) + holes_bytes)
+                pfns = ffi.new("uint64_t[]", [w for w in words if w >> 60 <= MAX_DATA_TYPE])
+            count = mapped.count
         if self.tee.file is not None:
             words = pfn_bytes(pfns, count)
             self.tee.write(writer.page_data_head(words, count), words, mapped.view)

@@ -122,7 +122,10 @@ class _Channel:
         at = r.offset
         flags, round_no, nz, nzero, size = r.unpack(ext.PAGES_HDR, "PAGES header")
         zstd = bool(flags & ext.FLAG_ZSTD)
-        if (flags & ~(ext.FLAG_VERIFY | ext.FLAG_ZSTD) or not 0 < nz + nzero <= ext.MAX_BATCH_SIZE
+        if flags & ext.FLAG_TYPED and not dest.pv_words:
+            raise r.error(f"PV pages for {dest.name}, whose backend builds HVM guests only", at)
+        if (flags & ~(ext.FLAG_VERIFY | ext.FLAG_ZSTD | ext.FLAG_TYPED)
+                or not 0 < nz + nzero <= ext.MAX_BATCH_SIZE
                 or (zstd and not self.zstd) or size > (ext.ZSTD_MAX if zstd else nz * PAGE_SIZE)
                 or (not zstd and size != nz * PAGE_SIZE)
                 or length != ext.PAGES_HDR.size + 8 * (nz + nzero) + size):

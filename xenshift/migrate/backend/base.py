@@ -149,10 +149,16 @@ class SourceDomain(abc.ABC):
 
 
 class DestDomain(abc.ABC):
-    """A domain being built, paused, from a stream."""
+    """A domain being built, paused, from a stream.
+
+    ``pv_words``: whether the pfns given to the page methods may be a PV
+    guest's PAGE_DATA words (a page type in the top bits), as xenshift's
+    PAGES frames carry them for PV.
+    """
 
     name: str
     pages: int
+    pv_words = False
 
     @abc.abstractmethod
     def receive_pages(self, pfns, count: int, reader: ExactReader) -> None:

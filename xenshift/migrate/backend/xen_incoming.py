@@ -40,7 +40,13 @@ XL_TIMEOUT = 60.0
 
 
 class XenIncoming(DestDomain):
-    """A domain ``xl migrate-receive`` builds from the stream written to it."""
+    """A domain ``xl migrate-receive`` builds from the stream written to it.
+
+    Every batch becomes a PAGE_DATA record whose pfn words are the pfns as
+    given, so a PV guest's typed words pass through as Xen wrote them.
+    """
+
+    pv_words = True
 
     def __init__(self, backend: Backend, toolstack: Toolstack, config: dict[str, Any],
                  name: str, pages: int, domain: libxc.DomainHeader, policy: CpuPolicy):
