@@ -96,15 +96,25 @@ class Connection:
     def __init__(self, limiter: RateLimiter | None = None):
         self.limiter = limiter
         self.bytes_sent = 0
+        # A page sender thread and the control stream can share one
+        # connection: one sendv's bytes must not interleave with another's
+        # (under TLS that would break the records themselves).
+        self._send_lock = threading.Lock()
 
     def send(self, data) -> None:
         self.sendv([data])
 
     def sendv(self, parts) -> None:
-        """Send buffers and :class:`FileSpan` parts, in order, completely."""
+        """Send buffers and :class:`FileSpan` parts, in order, completely,
+        and whole with respect to other threads' sends."""
         total = sum(len(p) for p in parts)
         if self.limiter is not None:
             self.limiter.consume(total)
+        with self._send_lock:
+            self._send_all(parts)
+            self.bytes_sent += total
+
+    def _send_all(self, parts) -> None:
         try:
             run: list[memoryview] = []
             for p in parts:
@@ -119,7 +129,6 @@ class Connection:
                 self._sendv(run)
         except (OSError, ValueError) as err:
             raise TransportError(f"{self.name}: send failed: {_reason(err)}") from None
-        self.bytes_sent += total
 
     def readinto(self, view: memoryview) -> int:
         try:
