@@ -19,9 +19,10 @@ from fixtures.xenhost.counter import CounterGuest
 from fixtures.xenhost.host import HostError, XenHost
 
 # A counter guest's kernel boots in 10-60 s under TCG (HVM: its kernel comes
-# through SeaBIOS's option ROM); PVH boots sometimes triple-fault under
-# QEMU's emulated SVM, and xl restarts them.
-START_TIMEOUT = 300.0
+# through SeaBIOS's option ROM, first tick 150-220 s after xl create with both
+# hosts busy); PVH boots sometimes triple-fault under QEMU's emulated SVM,
+# and xl restarts them.
+START_TIMEOUT = 420.0
 _TICK = re.compile(r"xenshift-tick (\d+) (\S+) boot=(\S+)")
 _CHECK = re.compile(r"xenshift-check (\d+) ([0-9a-f]{32})")
 _GUEST = re.compile(r"xenshift-guest boot=(\S+) pattern=([0-9a-f]{32})")
@@ -31,16 +32,20 @@ _GUEST = re.compile(r"xenshift-guest boot=(\S+) pattern=([0-9a-f]{32})")
 # AMD SVM for Xen), so the tests that need it are reported, not run:
 # PVH domUs die at random, migrated or not (the guest kernel reports "BUG:
 # ENTRY_TRAMPOLINE stack guard page was hit" on an interrupt taken in user
-# mode), and HVM domUs stall in real mode once SeaBIOS hands over (to the
-# direct kernel boot's option ROM, or to GRUB on a disk).  PV guests run.
+# mode).  PV guests run, and HVM guests by direct kernel boot (they stalled
+# in real mode under single-threaded TCG: fixtures/xenhost/host.py, ACCEL).
+# An HVM guest booting GRUB from its own disk (xen2hvm's result) got through
+# SeaBIOS and GRUB into its kernel under multi-threaded TCG, but did not reach
+# userspace within the 900 s --verify-boot allows (other QEMUs were busy on
+# the machine), so that test is not run.
 PVH_UNSTABLE = pytest.mark.xfail(
     run=False, strict=True,
     reason="PVH domUs crash at random under QEMU 7.2 TCG's nested SVM "
            "(BUG: ENTRY_TRAMPOLINE stack guard page), migrated or not")
-HVM_UNBOOTABLE = pytest.mark.xfail(
+HVM_DISK_BOOT = pytest.mark.xfail(
     run=False, strict=True,
-    reason="HVM domUs stall in real mode once SeaBIOS hands over (option ROM or "
-           "GRUB) on these TCG hosts")
+    reason="an HVM domU booting GRUB from its disk reached its kernel but not "
+           "userspace within 900 s on these TCG hosts")
 
 
 @dataclass(frozen=True)

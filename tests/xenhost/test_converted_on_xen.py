@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.convert.guest.test_convert_disks import command, converted, sha256, source_hashes  # noqa: F401
-from tests.xenhost.guests import HVM_UNBOOTABLE, PVH_UNSTABLE, console_text
+from tests.xenhost.guests import HVM_DISK_BOOT, PVH_UNSTABLE, console_text
 
 pytestmark = pytest.mark.slow
 BOOT_TIMEOUT = 900
@@ -50,7 +50,7 @@ def test_fixture_a_boots_with_pygrub_on_xen(xen, pv_guest):
     shutil.rmtree(copy)
 
 
-@pytest.mark.parametrize("target", [pytest.param("hvm", marks=HVM_UNBOOTABLE),
+@pytest.mark.parametrize("target", [pytest.param("hvm", marks=HVM_DISK_BOOT),
                                     pytest.param("pvh", marks=PVH_UNSTABLE)])
 def test_xen2hvm_result_boots_on_xen(xen, pv_guest, source_hashes, target):  # noqa: F811
     guest = pv_guest("a")
