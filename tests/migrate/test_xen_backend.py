@@ -150,6 +150,8 @@ class FakeXen:
         return 0
 
     def xc_hvm_param_get(self, xch, domid, index, value):
+        if index == 4:  # PAE_ENABLED: deprecated, and Xen 4.17 refuses to read it
+            return -1
         value[0] = {1: PAGES - 1, 17: PAGES - 2}.get(index, 0)
         return 0
 

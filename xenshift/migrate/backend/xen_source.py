@@ -31,8 +31,13 @@ SHADOW_OP_CLEAN = 11
 SHADOW_LOGDIRTY_FINAL = 1 << 0
 SHUTDOWN_SUSPEND = 2
 SUSPEND_TIMEOUT = 30.0
-# The HVM params xg_sr_save_x86_hvm.c saves (non-zero ones only).
-SAVED_HVM_PARAMS = (1, 2, 4, 5, 6, 9, 10, 11, 12, 17, 19, 20, 21, 23, 24, 25)
+# The HVM params xg_sr_save_x86_hvm.c saves (non-zero ones only), in its
+# order: STORE_PFN, IOREQ_PFN, BUFIOREQ_PFN, PAGING/MONITOR/SHARING_RING_PFN,
+# VM86_TSS_SIZED, CONSOLE_PFN, ACPI_IOPORTS_LOCATION, VIRIDIAN, IDENT_PT,
+# VM_GENERATION_ID_ADDR, IOREQ_SERVER_PFN, NR_IOREQ_SERVER_PAGES,
+# X87_FIP_WIDTH, MCA_CAP (public/hvm/params.h).  Xen 4.17 refuses to read
+# deprecated ones such as PAE_ENABLED (4).
+SAVED_HVM_PARAMS = (1, 5, 6, 27, 28, 29, 37, 17, 19, 9, 12, 34, 32, 33, 36, 38)
 
 
 class ForeignPages(MappedPages):
