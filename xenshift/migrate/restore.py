@@ -74,12 +74,15 @@ class DomainBuilder:
         self.dest.p2m_frames(p2m)
 
     def page_data(self, head: libxc.PageDataHead, reader: ExactReader, verify: bool) -> None:
-        if self.pv:
-            # Page types and pages without data mean something only to Xen.
+        if self.pv or self.dest.typed_words:
+            # Page types and pages without data mean something only to Xen:
+            # a destination that is Xen takes the record as it is.
             self.dest.receive_page_data(head, reader, verify)
             return
         words = ffi.cast("uint64_t *", ffi.from_buffer(head.pfn_words))
         n = lib.xs_pfns_data(words, head.count, self.pfns)
+        if n == 0:
+            return  # only holes: nothing to load
         if not verify:
             self.dest.receive_pages(self.pfns, n, reader)
             return
@@ -122,8 +125,9 @@ class _Channel:
         at = r.offset
         flags, round_no, nz, nzero, size = r.unpack(ext.PAGES_HDR, "PAGES header")
         zstd = bool(flags & ext.FLAG_ZSTD)
-        if flags & ext.FLAG_TYPED and not dest.pv_words:
-            raise r.error(f"PV pages for {dest.name}, whose backend builds HVM guests only", at)
+        if flags & ext.FLAG_TYPED and not dest.typed_words:
+            raise r.error(f"typed pages (PV page types, HVM holes) for {dest.name}, whose "
+                          "backend takes plain pfns only", at)
         if (flags & ~(ext.FLAG_VERIFY | ext.FLAG_ZSTD | ext.FLAG_TYPED)
                 or not 0 < nz + nzero <= ext.MAX_BATCH_SIZE
                 or (zstd and not self.zstd) or size > (ext.ZSTD_MAX if zstd else nz * PAGE_SIZE)

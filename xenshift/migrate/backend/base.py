@@ -151,14 +151,15 @@ class SourceDomain(abc.ABC):
 class DestDomain(abc.ABC):
     """A domain being built, paused, from a stream.
 
-    ``pv_words``: whether the pfns given to the page methods may be a PV
-    guest's PAGE_DATA words (a page type in the top bits), as xenshift's
-    PAGES frames carry them for PV.
+    ``typed_words``: whether the pfns given to the page methods may be
+    PAGE_DATA words with a page type in the top bits (a PV guest's types,
+    an HVM guest's holes), and whole PAGE_DATA records may come to
+    :meth:`receive_page_data`, as Xen wrote them.
     """
 
     name: str
     pages: int
-    pv_words = False
+    typed_words = False
 
     @abc.abstractmethod
     def receive_pages(self, pfns, count: int, reader: ExactReader) -> None:
@@ -182,8 +183,9 @@ class DestDomain(abc.ABC):
 
     def receive_page_data(self, head: libxc.PageDataHead, reader: ExactReader,
                           verify: bool) -> None:
-        """A PV stream's PAGE_DATA record as it is: typed pfn words, then
-        ``head.data_pages`` pages from ``reader``."""
+        """A PAGE_DATA record as it is (a PV stream's, or an HVM one's with
+        holes): typed pfn words, then ``head.data_pages`` pages from
+        ``reader``.  Only for a destination with ``typed_words``."""
         raise BackendError(f"{self.name}: this backend builds HVM guests only, not PV ones")
 
     @abc.abstractmethod

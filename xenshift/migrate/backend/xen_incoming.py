@@ -46,7 +46,7 @@ class XenIncoming(DestDomain):
     given, so a PV guest's typed words pass through as Xen wrote them.
     """
 
-    pv_words = True
+    typed_words = True
 
     def __init__(self, backend: Backend, toolstack: Toolstack, config: dict[str, Any],
                  name: str, pages: int, domain: libxc.DomainHeader, policy: CpuPolicy):

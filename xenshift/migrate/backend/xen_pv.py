@@ -176,13 +176,6 @@ class XenPvSource(XenSource):
         return _PvBatch(memoryview(core_ffi.buffer(words, 8 * count)),
                         memoryview(out)[:n * PAGE_SIZE], n)
 
-    def _chunk(self, first: int, n: int) -> memoryview:
-        # By pfn, page types and normalised tables included: mfns differ
-        # between hosts, this does not.
-        pfns = self.h.ffi.new("uint64_t[]", list(range(first, first + n)))
-        with self.map_pages(pfns, n) as pages:
-            return memoryview(bytes(pages.words) + bytes(pages.view))
-
     def suspend(self) -> None:
         self.toolstack.xenstore_write(f"/local/domain/{self.domid}/control/shutdown", "suspend")
         self._wait_suspended()

@@ -38,6 +38,9 @@ SUSPEND_TIMEOUT = 30.0
 # X87_FIP_WIDTH, MCA_CAP (public/hvm/params.h).  Xen 4.17 refuses to read
 # deprecated ones such as PAE_ENABLED (4).
 SAVED_HVM_PARAMS = (1, 5, 6, 27, 28, 29, 37, 17, 19, 9, 12, 34, 32, 33, 36, 38)
+# xc_get_pfn_type_batch's types (XEN_DOMCTL_PFINFO_*): bits 28-31; from
+# BROKEN (D) on, a page has no data.
+PFN_TYPE_SHIFT, PFN_TYPE_BROKEN = 28, 0xD
 
 
 class ForeignPages(MappedPages):
@@ -52,6 +55,20 @@ class ForeignPages(MappedPages):
             self.view.release()
             self.h.lib.xenforeignmemory_unmap(self.h.fmem, self.addr, self.count)
             self.addr = None
+
+
+class TypedPages(MappedPages):
+    """Mapped pages of a batch with holes: the PAGE_DATA words of the whole
+    batch, the data of those with some (``pages``' mapping)."""
+
+    def __init__(self, words: memoryview, pages: MappedPages | None):
+        self.words, self.pages = words, pages
+        self.view = pages.view if pages else memoryview(b"")
+        self.count = pages.count if pages else 0
+
+    def release(self) -> None:
+        if self.pages is not None:
+            self.pages.release()
 
 
 def map_frames(h: Handles, domid: int, frames, count: int, what: str) -> ForeignPages:
@@ -164,10 +181,13 @@ class XenSource(SourceDomain):
                          bytes(ffi.buffer(msrs, nr_msrs[0] * msr)))
 
     def _chunk(self, first: int, n: int) -> memoryview:
-        """The bytes ``checksum`` hashes for pfns ``first..first+n-1``."""
+        """The bytes ``checksum`` hashes for pfns ``first..first+n-1``: the
+        pages' data, after their typed words when the batch has them (PV
+        page types, holes); mfns differ between hosts, pfns do not."""
         pfns = self.h.ffi.new("uint64_t[]", list(range(first, first + n)))
         with self.map_pages(pfns, n) as pages:
-            return memoryview(bytes(pages.view))
+            words = bytes(pages.words) if pages.words is not None else b""
+            return memoryview(words + bytes(pages.view))
 
     def checksum(self) -> str:
         return format_checksum(memory_hash(self.pages, self._chunk),
@@ -198,7 +218,22 @@ class XenHvmSource(XenSource):
         return self._header(libxc.DHDR_TYPE_X86_HVM)
 
     def map_pages(self, pfns, count: int) -> MappedPages:
-        return map_frames(self.h, self.domid, pfns, count, f"pages of {self.name}")
+        # As xg_sr_save.c does: the pages' types first, so that holes in the
+        # physmap (VGA's at 0xa0-0xbf, MMIO below 4 GiB) go as XTAB words
+        # without data instead of failing to map.
+        ffi, lib = self.h.ffi, self.h.lib
+        types = ffi.new("xen_pfn_t[]", [pfns[i] for i in range(count)])
+        self._check(lib.xc_get_pfn_type_batch(self.h.xch, self.domid, count, types),
+                    "reading page types")
+        kinds = [(types[i] >> PFN_TYPE_SHIFT) & 0xF for i in range(count)]
+        what = f"pages of {self.name}"
+        if not any(kinds):
+            return map_frames(self.h, self.domid, pfns, count, what)
+        with_data = [pfns[i] for i in range(count) if kinds[i] < PFN_TYPE_BROKEN]
+        words = ffi.new("uint64_t[]", [pfns[i] | kinds[i] << 60 for i in range(count)])
+        mapped = map_frames(self.h, self.domid, ffi.new("uint64_t[]", with_data),
+                            len(with_data), what) if with_data else None
+        return TypedPages(memoryview(ffi.buffer(words, 8 * count)), mapped)
 
     def suspend(self) -> None:
         self._check(self.h.lib.xc_domain_shutdown(self.h.xch, self.domid, SHUTDOWN_SUSPEND),
