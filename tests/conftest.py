@@ -26,7 +26,7 @@ if os.environ.get("CI"):
 
 @pytest.fixture(scope="session")
 def pv_guest():
-    """``pv_guest(shape)`` → the built Debian PV fixture (``a``, ``b``, ``c``)."""
+    """``pv_guest(shape)`` → the built Debian PV fixture (``fixtures.images.debian_guest.SHAPES``)."""
     from fixtures.images.debian_guest import build_guest
 
     built = {}

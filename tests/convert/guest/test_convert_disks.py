@@ -141,6 +141,25 @@ def test_other_shapes_to_kvm_boot(pv_guest, source_hashes, tmp_path, shape, opti
     assert {v: sha256(p) for v, p in guest.disks.items()} == source_hashes(shape)
 
 
+@pytest.mark.parametrize("shape, tool", [("d", "xen2kvm"), ("f", "xen2hvm")])
+def test_guest_families_convert_and_boot(pv_guest, source_hashes, tmp_path, shape, tool):
+    """Debian 11 to KVM; a dracut guest whose drivers+= list is exclusive to
+    HVM, from IDE: its initrd must gain the whole emulated disk path."""
+    guest = pv_guest(shape)
+    result = converted(command(tool, str(guest.config), "-o", str(tmp_path / "out"),
+                               "--verify-boot", "--boot-timeout", BOOT_TIMEOUT, "--json"))
+    [initrd] = [s for s in result["guest"]["plan"]["steps"] if s["concern"] == "initrd"]
+    if shape == "f":
+        assert initrd["what"].startswith("dracut ")
+        assert {"ata_piix", "ahci", "sd_mod"} <= set(
+            initrd["reason"].split(" with ", 1)[1].split(", "))
+        [rebuilt] = [c for c in result["report"]["changes"]
+                     if c["subject"].startswith("guest /boot/initrd.img-")]
+        assert "lsinitrd agrees" in rebuilt["reason"]
+    assert result["guest"]["facts"]["os"]["version"].startswith(str(guest.shape.release))
+    assert {v: sha256(p) for v, p in guest.disks.items()} == source_hashes(shape)
+
+
 def _info(image: Path) -> dict:
     return json.loads(subprocess.run(["qemu-img", "info", "--output=json", "-U", str(image)],
                                      capture_output=True, text=True, check=True).stdout)
