@@ -191,8 +191,10 @@ class FakeToolstack(xen_host.Toolstack):
         return self.XENSTORE.get(path)
 
     def config(self, domid):
+        # As on real Xen, the special pages (xenstore's, the console's) sit
+        # past the guest's RAM, at the top of its pfn space.
         return {"c_info": {"type": "hvm", "name": "guest"},
-                "b_info": {"max_vcpus": 1, "max_memkb": PAGES * 4}}
+                "b_info": {"max_vcpus": 1, "max_memkb": (PAGES - 8) * 4}}
 
 
 class Memory:

@@ -68,7 +68,7 @@ class DomainBuilder:
             raise DomainExistsError(f"a domain called {self.name} already runs on this host")
         self.dest = self.backend.create_incoming(config, self.name + INCOMING_SUFFIX, pages,
                                                  domain, policy)
-        return pages
+        return self.dest.pfn_limit
 
     def p2m_frames(self, p2m: libxc_pv.P2mFrames) -> None:
         self.dest.p2m_frames(p2m)

@@ -161,6 +161,11 @@ class DestDomain(abc.ABC):
     pages: int
     typed_words = False
 
+    @property
+    def pfn_limit(self) -> int:
+        """One past the highest pfn a stream may load into this domain."""
+        return self.pages
+
     @abc.abstractmethod
     def receive_pages(self, pfns, count: int, reader: ExactReader) -> None:
         """Read ``count`` pages from ``reader`` into the pages ``pfns`` names."""

@@ -48,6 +48,13 @@ class XenIncoming(DestDomain):
 
     typed_words = True
 
+    @property
+    def pfn_limit(self) -> int:
+        # xl loads an HVM guest's pages wherever the stream puts them: its
+        # special pages sit just below 4 GiB and its RAM goes on above the
+        # MMIO hole, far past its size.  The pfn field's width bounds them.
+        return 1 << 52
+
     def __init__(self, backend: Backend, toolstack: Toolstack, config: dict[str, Any],
                  name: str, pages: int, domain: libxc.DomainHeader, policy: CpuPolicy):
         self.backend = backend
