@@ -40,3 +40,4 @@ def test_sends_from_two_threads_do_not_interleave() -> None:
     out = bytes(conn.out)
     assert len(out) == 400 and conn.bytes_sent == 400
     assert all(len(set(out[i:i + 20])) == 1 for i in range(0, 400, 20))
+

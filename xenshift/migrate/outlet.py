@@ -182,14 +182,17 @@ class FramedOutlet(Outlet):
 
     def pages(self, pfns, count: int, mapped: MappedPages, verify: bool) -> None:
         if mapped.words is not None:
-            if verify:
+            if verify or mapped.count == 0:
+                # A VERIFY pass, or words only (a stretch of an HVM guest's
+                # MMIO hole): Xen's own PAGE_DATA, as it is.
                 with mapped:
                     self.control(b"".join([writer.page_data_head(mapped.words, mapped.count),
                                            mapped.words, mapped.view]))
                 return
-            # A PV batch: its typed words stand in for the pfns, so its pages
-            # compress and split as HVM's do.  Words without data (holes,
-            # broken pages) go ahead as a PAGE_DATA of words only.
+            # A typed batch (PV page types, HVM holes): its words stand in for
+            # the pfns, so its pages compress and split as plain ones do.
+            # Words without data (holes, broken pages) go ahead as a
+            # PAGE_DATA of words only.
             pfns = ffi.from_buffer("uint64_t[]", mapped.words)
             count = len(mapped.words) // 8
             if count != mapped.count:
