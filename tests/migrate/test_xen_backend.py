@@ -751,3 +751,21 @@ def test_pv_pages_for_an_hvm_only_destination_are_refused():
     finally:
         a.close()
         b.close()
+
+
+def test_hvm_checksum_leaves_out_what_restore_rewrites_and_time():
+    """--verify on real Xen: libxc's restore clears the xenstore and console
+    pages, and time moves on between the two readings (each vCPU's TSC)."""
+    fake = FakeXen()
+    source = xen.XenBackend(ffi, fake, FakeToolstack()).open_source("guest")
+    before = source.checksum()
+    for pfn in (PAGES - 1, PAGES - 2):   # STORE_PFN, CONSOLE_PFN
+        fake.mem[pfn * 4096:(pfn + 1) * 4096] = os.urandom(4096)
+    cpu = bytearray(hvm_context.walk(FakeXen.CONTEXT)[1].data)
+    cpu[hvm_context.CPU_TSC_OFFSET:hvm_context.CPU_TSC_OFFSET + 8] = os.urandom(8)
+    fake.CONTEXT = hvm_context.build([hvm_context.header_entry(),
+                                      hvm_context.Entry(hvm_context.CODE_CPU, 0, bytes(cpu))])
+    again = xen.XenBackend(ffi, fake, FakeToolstack()).open_source("guest")
+    assert again.checksum() == before
+    fake.mem[9 * 4096] ^= 1
+    assert xen.XenBackend(ffi, fake, FakeToolstack()).open_source("guest").checksum() != before

@@ -11,6 +11,7 @@ HVM params and the device model's state (xen_devicemodel); a PV guest is
 
 from __future__ import annotations
 
+import struct
 import time
 from typing import Any
 
@@ -41,6 +42,9 @@ SAVED_HVM_PARAMS = (1, 5, 6, 27, 28, 29, 37, 17, 19, 9, 12, 34, 32, 33, 36, 38)
 # xc_get_pfn_type_batch's types (XEN_DOMCTL_PFINFO_*): bits 28-31; from
 # BROKEN (D) on, a page has no data.
 PFN_TYPE_SHIFT, PFN_TYPE_BROKEN = 28, 0xD
+PFN_MASK = (1 << 52) - 1  # of a PAGE_DATA word
+# STORE_PFN, CONSOLE_PFN, IOREQ_PFN, BUFIOREQ_PFN: pages libxc's restore clears.
+CLEARED_BY_RESTORE = (1, 17, 5, 6)
 
 
 class ForeignPages(MappedPages):
@@ -187,7 +191,11 @@ class XenSource(SourceDomain):
         pfns = self.h.ffi.new("uint64_t[]", list(range(first, first + n)))
         with self.map_pages(pfns, n) as pages:
             words = bytes(pages.words) if pages.words is not None else b""
-            return memoryview(words + bytes(pages.view))
+            return memoryview(words + self._hashed_data(pages, first, n))
+
+    def _hashed_data(self, pages: MappedPages, first: int, n: int) -> bytes:
+        """The data of a chunk's pages as ``checksum`` hashes it."""
+        return bytes(pages.view)
 
     def checksum(self) -> str:
         return format_checksum(memory_hash(self.pages, self._chunk),
@@ -211,11 +219,32 @@ class XenHvmSource(XenSource):
             raise BackendError(f"{name}: cannot read the highest guest pfn")
         self.pages = int(gpfn[0]) + 1
         self.device_model = DeviceModel(domid, toolstack)
+        self._cleared: set[int] | None = None
         self._device_saved = False
         self._device_state: DeviceModelState | None = None
 
     def domain_header(self) -> libxc.DomainHeader:
         return self._header(libxc.DHDR_TYPE_X86_HVM)
+
+    def _hashed_data(self, pages: MappedPages, first: int, n: int) -> bytes:
+        # libxc's restore clears the xenstore, console and ioreq pages (and
+        # xenstored writes to the first again): they differ by design.
+        if self._cleared is None:
+            value = self.h.ffi.new("uint64_t *")
+            self._cleared = set()
+            for index in CLEARED_BY_RESTORE:
+                self._check(self.h.lib.xc_hvm_param_get(self.h.xch, self.domid, index, value),
+                            f"reading HVM param {index}")
+                self._cleared.add(int(value[0]))
+        data = bytearray(pages.view)
+        if any(first <= pfn < first + n for pfn in self._cleared):
+            held = (range(first, first + n) if pages.words is None else
+                    [w & PFN_MASK for (w,) in struct.iter_unpack("<Q", pages.words)
+                     if w >> 60 < PFN_TYPE_BROKEN])
+            for i, pfn in enumerate(held):
+                if pfn in self._cleared:
+                    data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE] = bytes(PAGE_SIZE)
+        return bytes(data)
 
     def map_pages(self, pfns, count: int) -> MappedPages:
         # As xg_sr_save.c does: the pages' types first, so that holes in the

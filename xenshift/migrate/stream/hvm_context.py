@@ -20,6 +20,11 @@ HEADER_MAGIC = 0x54381286
 HEADER_VERSION = 1
 CPU_SIZE = 1032  # sizeof(struct hvm_hw_cpu) in Xen 4.17
 CPU_GPRS_OFFSET = 512  # rax..r15 follow the 512-byte FXSAVE area
+CPU_TSC_OFFSET = 1008  # hvm_hw_cpu.tsc: the guest's TSC when it was read
+# Records whose content does not move with time (public/arch-x86/hvm/save.h):
+# CPU, PIC, IOAPIC, PCI_IRQ, ISA_IRQ, PCI_LINK, MTRR, CPU_XSAVE.  The others
+# hold timer counts (PIT, RTC, HPET, PMTIMER, the LAPIC's), or are per-host.
+TIMELESS = frozenset({CODE_CPU, 3, 4, 7, 8, 9, 14, 16})
 
 
 @dataclass(frozen=True)
