@@ -769,3 +769,25 @@ def test_hvm_checksum_leaves_out_what_restore_rewrites_and_time():
     assert again.checksum() == before
     fake.mem[9 * 4096] ^= 1
     assert xen.XenBackend(ffi, fake, FakeToolstack()).open_source("guest").checksum() != before
+
+
+def test_hvm_guest_with_pv_drivers_is_asked_to_suspend_through_xenstore():
+    """As libxl: then its PV drivers reconnect on the destination."""
+
+    class PvDriversXen(FakeXen):
+        def xc_hvm_param_get(self, xch, domid, index, value):
+            if index == xen_source.HVM_PARAM_CALLBACK_IRQ:
+                value[0] = 1 << 56 | 28  # a vector callback
+                return 0
+            return super().xc_hvm_param_get(xch, domid, index, value)
+
+    class AskingToolstack(FakeToolstack):
+        def xenstore_write(self, path, value):
+            self.calls.append(("xenstore", path, value))
+            fake.shutdown = True  # the guest's drivers suspend it
+
+    fake = PvDriversXen()
+    tools = AskingToolstack()
+    xen.XenBackend(ffi, fake, tools).open_source("guest").suspend()
+    assert ("xenstore", f"/local/domain/{DOMID}/control/shutdown", "suspend") in tools.calls
+    assert not [c for c in fake.calls if c[0] == "shutdown"]

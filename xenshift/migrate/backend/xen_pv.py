@@ -177,8 +177,7 @@ class XenPvSource(XenSource):
                         memoryview(out)[:n * PAGE_SIZE], n)
 
     def suspend(self) -> None:
-        self.toolstack.xenstore_write(f"/local/domain/{self.domid}/control/shutdown", "suspend")
-        self._wait_suspended()
+        self._ask_to_suspend()
         self._suspended = True
 
     def resume(self) -> None:

@@ -43,6 +43,7 @@ SAVED_HVM_PARAMS = (1, 5, 6, 27, 28, 29, 37, 17, 19, 9, 12, 34, 32, 33, 36, 38)
 # BROKEN (D) on, a page has no data.
 PFN_TYPE_SHIFT, PFN_TYPE_BROKEN = 28, 0xD
 PFN_MASK = (1 << 52) - 1  # of a PAGE_DATA word
+HVM_PARAM_CALLBACK_IRQ = 0
 # STORE_PFN, CONSOLE_PFN, IOREQ_PFN, BUFIOREQ_PFN: pages libxc's restore clears.
 CLEARED_BY_RESTORE = (1, 17, 5, 6)
 
@@ -139,6 +140,13 @@ class XenSource(SourceDomain):
                                         self.pages, SHADOW_LOGDIRTY_FINAL if final else 0, count)
         self._check(rc, "cleaning the log-dirty bitmap")
         return int(count[0])
+
+    def _ask_to_suspend(self) -> None:
+        """libxl's cooperative suspend: the guest's PV drivers see
+        ``control/shutdown`` say ``suspend``, quiesce, and suspend
+        themselves, so that they reconnect wherever the domain resumes."""
+        self.toolstack.xenstore_write(f"/local/domain/{self.domid}/control/shutdown", "suspend")
+        self._wait_suspended()
 
     def _wait_suspended(self) -> None:
         """Until the domain is shut down for suspension (bounded)."""
@@ -265,6 +273,15 @@ class XenHvmSource(XenSource):
         return TypedPages(memoryview(ffi.buffer(words, 8 * count)), mapped)
 
     def suspend(self) -> None:
+        # As libxl: a guest with PV drivers (its event channel callback set)
+        # is asked through xenstore; suspended from outside, its PV console
+        # and devices would stay bound to the source host's channels.
+        value = self.h.ffi.new("uint64_t *")
+        self._check(self.h.lib.xc_hvm_param_get(self.h.xch, self.domid, HVM_PARAM_CALLBACK_IRQ,
+                                                value), "reading the PV callback")
+        if value[0]:
+            self._ask_to_suspend()
+            return
         self._check(self.h.lib.xc_domain_shutdown(self.h.xch, self.domid, SHUTDOWN_SUSPEND),
                     "suspending")
         self._wait_suspended()
