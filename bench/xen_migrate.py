@@ -128,6 +128,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=["pv", "hvm"], default="pv")
     parser.add_argument("--dirty", type=int, default=16, help="MiB/s the dirtying guest writes")
+    parser.add_argument("--guests", choices=["both", "idle", "dirtying"], default="both")
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     args = parser.parse_args()
     from tests.migrate.hosts import make_certs
     dom0 = build_dom0()
@@ -138,8 +140,10 @@ def main() -> None:
         make_certs(certs)
         print(pair.a.describe(), "|", pair.b.describe())
         results = []
-        for label, dirty in (("idle", 0), ("dirtying", args.dirty)):
-            for i, engine in enumerate(ENGINES):
+        guests = [(label, dirty) for label, dirty in (("idle", 0), ("dirtying", args.dirty))
+                  if args.guests in ("both", label)]
+        for label, dirty in guests:
+            for i, engine in enumerate(args.engines):
                 guest = CounterGuest(f"bench-{label}-{i}", args.kind, memory_mib=256,
                                      dirty_mib_s=dirty, tick_s=TICK_S)
                 results.append((label, migrate(pair, engine, guest, certs)))
@@ -147,9 +151,11 @@ def main() -> None:
         for label, r in results:
             print(f"{label:9} {r.engine:23} {r.total_s:8.1f} {r.downtime_s:10.2f} "
                   f"{r.wire_bytes / 2**20:9.1f}")
-        for label in ("idle", "dirtying"):
+        for label, _ in guests:
             run = {r.engine: r for g, r in results if g == label}
             for engine, baseline in BASELINE.items():
+                if engine not in run or baseline not in run:
+                    continue
                 ours, theirs = run[engine], run[baseline]
                 print(f"{label}: {engine} / {baseline}: "
                       f"total {ours.total_s / theirs.total_s:.2f}x, "
