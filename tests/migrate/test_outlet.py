@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import struct
 
+from tests.migrate.recording import RecordingConnection
 from xenshift.migrate import extension as ext
 from xenshift.migrate.backend.xen_source import TypedPages
 from xenshift.migrate.outlet import FramedOutlet, Tee
 from xenshift.migrate.stream import libxc
-from xenshift.migrate.transport import Connection
-
-
-class Capture(Connection):
-    name = "capture"
-
-    def __init__(self):
-        super().__init__()
-        self.out = bytearray()
-
-    def _sendv(self, parts) -> None:
-        for p in parts:
-            self.out += p
-
-    def _sendfile_fd(self):
-        return None
 
 
 def test_a_batch_of_holes_only_goes_as_words_without_a_pages_frame() -> None:
     """A stretch of an HVM guest's MMIO hole: PAGE_DATA of XTAB words, no
     empty PAGES frame (which a receiver must refuse)."""
-    conn = Capture()
+    conn = RecordingConnection()
     outlet = FramedOutlet(conn, [conn], ext.Extensions(compress="zstd"), Tee(None))
     try:
         words = struct.pack("<4Q", *(0xF << 60 | pfn for pfn in range(0x9000, 0x9004)))

@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 
-from xenshift.migrate.transport import Connection
-
-
-class SlowConnection(Connection):
-    """Writes one part at a time with a pause between, as TLS sends do."""
-
-    def __init__(self):
-        super().__init__()
-        self.out = bytearray()
-
-    def _sendv(self, parts) -> None:
-        for p in parts:
-            self.out += p
-            time.sleep(0.001)
-
-    def _sendfile_fd(self):
-        return None
+from tests.migrate.recording import RecordingConnection
 
 
 def test_sends_from_two_threads_do_not_interleave() -> None:
-    conn = SlowConnection()
+    conn = RecordingConnection(pause=0.001)
     frames = {b"A": [b"A"] * 20, b"B": [b"B"] * 20}
 
     def sender(parts):

@@ -259,7 +259,8 @@ class XenHvmSource(XenSource):
         # physmap (VGA's at 0xa0-0xbf, MMIO below 4 GiB) go as XTAB words
         # without data instead of failing to map.
         ffi, lib = self.h.ffi, self.h.lib
-        types = ffi.new("xen_pfn_t[]", [pfns[i] for i in range(count)])
+        types = ffi.new("xen_pfn_t[]", count)
+        ffi.memmove(types, pfns, 8 * count)
         self._check(lib.xc_get_pfn_type_batch(self.h.xch, self.domid, count, types),
                     "reading page types")
         kinds = [(types[i] >> PFN_TYPE_SHIFT) & 0xF for i in range(count)]
