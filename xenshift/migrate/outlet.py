@@ -22,9 +22,6 @@ from xenshift.migrate.stream.writer import pfn_bytes
 from xenshift.migrate.transport import Connection
 from xenshift.native import PAGE_SIZE, ffi, lib
 
-# Xen's page types (the top four bits of a PV pfn word) up to C carry data;
-# D, E and F (broken, allocate only, invalid) carry none.
-MAX_DATA_TYPE = 0xC
 QUEUE_DEPTH = 4  # batches queued per data connection: 16 MiB each at most
 
 
@@ -197,10 +194,10 @@ class FramedOutlet(Outlet):
             count = len(mapped.words) // 8
             if count != mapped.count:
                 words = [pfns[i] for i in range(count)]
-                holes = [w for w in words if w >> 60 > MAX_DATA_TYPE]
+                holes = [w for w in words if w >> 60 >= lib.XS_PV_TYPE_BROKEN]
                 holes_bytes = struct.pack(f"<{len(holes)}Q", *holes)
                 self.control(writer.page_data_head(holes_bytes, 0) + holes_bytes)
-                pfns = ffi.new("uint64_t[]", [w for w in words if w >> 60 <= MAX_DATA_TYPE])
+                pfns = ffi.new("uint64_t[]", [w for w in words if w >> 60 < lib.XS_PV_TYPE_BROKEN])
             count = mapped.count
         if self.tee.file is not None:
             words = pfn_bytes(pfns, count)

@@ -24,6 +24,7 @@ from xenshift.migrate.stream import libxc
 from xenshift.migrate.stream.libxl import DeviceModelState
 from xenshift.migrate.stream.writer import CpuPolicy, StreamTail
 from xenshift.native import PAGE_SIZE
+from xenshift.native import lib as core
 
 # public/domctl.h and sched.h
 SHADOW_OP_OFF = 0
@@ -39,9 +40,6 @@ SUSPEND_TIMEOUT = 30.0
 # X87_FIP_WIDTH, MCA_CAP (public/hvm/params.h).  Xen 4.17 refuses to read
 # deprecated ones such as PAE_ENABLED (4).
 SAVED_HVM_PARAMS = (1, 5, 6, 27, 28, 29, 37, 17, 19, 9, 12, 34, 32, 33, 36, 38)
-# xc_get_pfn_type_batch's types (XEN_DOMCTL_PFINFO_*): bits 28-31; from
-# BROKEN (D) on, a page has no data.
-PFN_TYPE_SHIFT, PFN_TYPE_BROKEN = 28, 0xD
 PFN_MASK = (1 << 52) - 1  # of a PAGE_DATA word
 HVM_PARAM_CALLBACK_IRQ = 0
 # STORE_PFN, CONSOLE_PFN, IOREQ_PFN, BUFIOREQ_PFN: pages libxc's restore clears.
@@ -248,7 +246,7 @@ class XenHvmSource(XenSource):
         if any(first <= pfn < first + n for pfn in self._cleared):
             held = (range(first, first + n) if pages.words is None else
                     [w & PFN_MASK for (w,) in struct.iter_unpack("<Q", pages.words)
-                     if w >> 60 < PFN_TYPE_BROKEN])
+                     if w >> 60 < core.XS_PV_TYPE_BROKEN])
             for i, pfn in enumerate(held):
                 if pfn in self._cleared:
                     data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE] = bytes(PAGE_SIZE)
@@ -263,11 +261,11 @@ class XenHvmSource(XenSource):
         ffi.memmove(types, pfns, 8 * count)
         self._check(lib.xc_get_pfn_type_batch(self.h.xch, self.domid, count, types),
                     "reading page types")
-        kinds = [(types[i] >> PFN_TYPE_SHIFT) & 0xF for i in range(count)]
+        kinds = [(types[i] >> core.XS_PV_TYPE_SHIFT) & 0xF for i in range(count)]
         what = f"pages of {self.name}"
         if not any(kinds):
             return map_frames(self.h, self.domid, pfns, count, what)
-        with_data = [pfns[i] for i in range(count) if kinds[i] < PFN_TYPE_BROKEN]
+        with_data = [pfns[i] for i in range(count) if kinds[i] < core.XS_PV_TYPE_BROKEN]
         words = ffi.new("uint64_t[]", [pfns[i] | kinds[i] << 60 for i in range(count)])
         mapped = map_frames(self.h, self.domid, ffi.new("uint64_t[]", with_data),
                             len(with_data), what) if with_data else None
