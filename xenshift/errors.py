@@ -100,3 +100,20 @@ class ConfigErrors(XenshiftError):
 
 class InputError(XenshiftError):
     """An input that cannot be used at all: missing, unreadable, wrong kind."""
+
+
+def printable(text: str) -> str:
+    """``text`` with every unprintable character written as an escape.
+
+    Inputs may be binary or hostile: a message must not send control
+    characters (or undecodable bytes) to the user's terminal.
+    """
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def excerpt(text: str, limit: int = 40) -> str:
+    """``text`` for a message: escaped as :func:`printable`, cut if long."""
+    shown = printable(text[:limit])
+    if len(text) > limit:
+        shown += f"... ({len(text)} characters)"
+    return shown

@@ -89,9 +89,13 @@ class OutputDir:
         assert self._scratch is not None
         return self._scratch / name
 
-    def write(self, name: str, data: bytes) -> Path:
-        """Stage ``data`` as output file ``name``; return its final path."""
-        write_atomic(self.file(name), data, mode=0o644)
+    def write(self, name: str, data: bytes, private: bool = False) -> Path:
+        """Stage ``data`` as output file ``name``; return its final path.
+
+        A ``private`` file (one holding a password) is readable by its
+        owner only.
+        """
+        write_atomic(self.file(name), data, mode=0o600 if private else 0o644)
         return self.path / name
 
     def __exit__(self, exc_type, exc, tb) -> None:

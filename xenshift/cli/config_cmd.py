@@ -11,6 +11,7 @@ import click
 
 from xenshift.atomic import write_atomic
 from xenshift.cli.errors import report_errors
+from xenshift.cli.json_text import json_text
 from xenshift.config.document import Dialect, Document, load_config, parse_xl
 from xenshift.config.edit import append, set_value, unset
 from xenshift.config.lint import Severity, lint
@@ -48,8 +49,7 @@ def show(file: str, as_json: bool) -> None:
     doc = load_config(file).check()
     _note_dialect(doc)
     if as_json:
-        _emit(json.dumps(doc.settings.to_json(), indent=2,
-                         ensure_ascii=False) + "\n")
+        _emit(json_text(doc.settings.to_json()) + "\n")
         return
     _emit("".join(f"{s.key} = {format_xl(s.value)}\n" for s in doc.settings))
 

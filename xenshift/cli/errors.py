@@ -8,7 +8,7 @@ from typing import Callable, TypeVar
 
 import click
 
-from xenshift.errors import XenshiftError
+from xenshift.errors import XenshiftError, printable
 
 F = TypeVar("F", bound=Callable)
 
@@ -17,7 +17,8 @@ def report_errors(func: F) -> F:
     """Run a command body, printing any XenshiftError as ``prog: message``.
 
     Every line of a multi-error report is printed; the process exits with the
-    error's ``exit_code``. Other exceptions are bugs and keep their traceback.
+    error's ``exit_code``; characters a terminal would act on are escaped.
+    Other exceptions are bugs and keep their traceback.
     """
 
     @functools.wraps(func)
@@ -26,7 +27,7 @@ def report_errors(func: F) -> F:
             return func(*args, **kwargs)
         except XenshiftError as err:
             for line in str(err).splitlines():
-                click.echo(line, err=True)
+                click.echo(printable(line), err=True)
             sys.exit(err.exit_code)
 
     return wrapper  # type: ignore[return-value]

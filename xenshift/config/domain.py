@@ -19,6 +19,7 @@ from xenshift.config.model import (DomainConfig, GuestType, KernelBoot,
 from xenshift.config.settings import Settings
 from xenshift.config.syntax import ListValue, Scalar
 from xenshift.errors import ConfigError, ConfigErrors, Location
+from xenshift.limits import devices_problem
 
 ACTIONS = ("destroy", "restart", "rename-restart", "preserve",
            "coredump-destroy", "coredump-restart", "soft-reset")
@@ -181,12 +182,21 @@ class _Builder:
         return [i.text for i in items or ()]
 
     def device_list(self, key: str, parse: Callable) -> list:
-        items = self.guarded(self.settings.get_string_list, key)
+        items = self.guarded(self.settings.get_string_list, key) or []
+        too_many = devices_problem(len(items), key)
+        if too_many is not None:
+            self.errors.append(ConfigError(too_many, self.at(key)))
+            return []
         specs = []
-        for item in items or ():
+        for item in items:
+            where = Location(self.doc.path, item.line, item.column)
             try:
-                specs.append(parse(item.text, Location(self.doc.path,
-                                                       item.line, item.column)))
+                spec = parse(item.text, where)
+                if key == "disk":
+                    # libxl refuses a vdev it cannot decode when it builds
+                    # the domain; say so here, where the disk is written.
+                    devices.parse_vdev(spec.vdev, where)
+                specs.append(spec)
             except ConfigError as err:
                 self.errors.append(err)
         return specs

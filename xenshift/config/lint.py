@@ -278,11 +278,14 @@ def _has_form(value: Scalar, form: keys.ValueKind) -> bool:
 
 
 def _scalars(value: Value):
-    if isinstance(value, Scalar):
-        yield value
-    else:
-        for item in value.items:
-            yield from _scalars(item)
+    # Depth first with a stack of our own: lists may nest thousands deep.
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Scalar):
+            yield node
+        else:
+            pending.extend(reversed(node.items))
 
 
 def lint(doc: Document) -> list[Diagnostic]:

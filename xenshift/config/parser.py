@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from xenshift.config.lexer import PYTHON_CHARS, Kind, Token, tokenize
 from xenshift.config.strings import unquote
 from xenshift.config.syntax import Assignment, ListValue, Op, Scalar, Value
-from xenshift.errors import ConfigSyntaxError, Location
+from xenshift.errors import ConfigSyntaxError, Location, excerpt
+from xenshift.limits import MAX_TOKEN_LENGTH, nesting_problem, token_problem
 
 _VALUE_START = (Kind.STRING, Kind.NUMBER, Kind.LBRACKET)
 
@@ -45,7 +46,7 @@ def _describe(tok: Token) -> str:
         return "the end of the line"
     if tok.kind is Kind.EOF:
         return "the end of the file"
-    return f"'{tok.text}'"
+    return f"'{excerpt(tok.text)}'"
 
 
 class _Parser:
@@ -77,6 +78,10 @@ class _Parser:
         previous: Token | None = None
         for tok in self.all_tokens:
             kind = tok[0]
+            if tok[2] - tok[1] > MAX_TOKEN_LENGTH:
+                self.lexical_errors.append((tok.start, tok.line))
+                self._error(tok.line, tok.column,
+                            token_problem(tok.end - tok.start, "a token"))
             if kind is not Kind.ERROR and kind is not Kind.STRING:
                 previous = tok
                 continue
@@ -121,9 +126,9 @@ class _Parser:
             return (f"string opened with {first} is not closed on this line "
                     "(xl strings cannot span lines)")
         if first == "-" and len(text) > 1 and text[1].isdigit():
-            return f"xl numbers have no sign: {text} cannot be written"
+            return f"xl numbers have no sign: {excerpt(text)} cannot be written"
         if first == "." and adjacent and previous.kind is Kind.NUMBER:
-            return (f"xl numbers are whole: {previous.text}{text} has a "
+            return (f"xl numbers are whole: {excerpt(previous.text)}{excerpt(text)} has a "
                     "fraction")
         if first == "+":
             return ("'+' is Python (xm) syntax: xl has no expressions; "
@@ -132,20 +137,20 @@ class _Parser:
             return ("parentheses are Python (xm) syntax: xl lists are "
                     "written [a, b]")
         if first in PYTHON_CHARS:
-            return f"'{first}' is Python (xm) syntax, not xl: {text}"
+            return f"'{first}' is Python (xm) syntax, not xl: {excerpt(text)}"
         word = text.split("=", 1)[0]
         if word in ("True", "False", "None"):
-            return (f"{word} is Python (xm) syntax: xl booleans are the "
+            return (f"{excerpt(word)} is Python (xm) syntax: xl booleans are the "
                     "numbers 1 and 0")
         if first.isalpha() and first.isascii():
             if "=" in text:
-                return (f"'{word}': keys must be lower case in xl "
-                        f"(write '{word.lower()}')")
-            return (f"unquoted word '{word}': xl values are \"strings\", "
+                return (f"'{excerpt(word)}': keys must be lower case in xl "
+                        f"(write '{excerpt(word.lower())}')")
+            return (f"unquoted word '{excerpt(word)}': xl values are \"strings\", "
                     "numbers or [lists]")
         if first == "_":
-            return f"'{word}': keys must start with a lower-case letter"
-        return f"unexpected character {first!r} in '{text}'"
+            return f"'{excerpt(word)}': keys must start with a lower-case letter"
+        return f"unexpected character {first!r} in '{excerpt(text)}'"
 
     # -- grammar ----------------------------------------------------------
 
@@ -175,7 +180,7 @@ class _Parser:
         key_kind, key_start, _, key_line, key_column, key_text = key
         if key_kind is not Kind.IDENT:
             if key.kind is Kind.ASSIGN or key.kind is Kind.APPEND:
-                raise _Abort(key, f"missing key name before '{key.text}'", 0)
+                raise _Abort(key, f"missing key name before '{excerpt(key.text)}'", 0)
             raise _Abort(key, "expected a key name at the start of a "
                               f"statement, found {_describe(key)}", 0)
         op_tok = tokens[self.pos + 1]
@@ -186,7 +191,7 @@ class _Parser:
             op = Op.APPEND
         else:
             raise _Abort(op_tok, f"expected '=' or '+=' after key "
-                                 f"'{key_text}', found {_describe(op_tok)}", 0)
+                                 f"'{excerpt(key_text)}', found {_describe(op_tok)}", 0)
         self.pos += 2
         value = self._value(0)
         end = tokens[self.pos]
@@ -195,16 +200,47 @@ class _Parser:
                 or end_kind is Kind.EOF):
             if end_kind in _VALUE_START or end_kind is Kind.IDENT:
                 raise _Abort(end, f"a second value {_describe(end)} after the "
-                                  f"value of '{key_text}': put lists in "
+                                  f"value of '{excerpt(key_text)}': put lists in "
                                   "[ ] with commas, and one statement per "
                                   "line or separated by ';'", 0)
             raise _Abort(end, f"expected the end of the line or ';' after the "
-                              f"value of '{key_text}', found {_describe(end)}",
+                              f"value of '{excerpt(key_text)}', found {_describe(end)}",
                          0)
         self.statements.append(Assignment(
             key_text, op, value, key_start, value.end, key_line, key_column))
 
     def _value(self, depth: int) -> Value:
+        """The value at the current token, nested lists included.
+
+        Iterative, with the open lists on a stack of their own: xl reads
+        lists nested thousands deep, far beyond Python's recursion limit.
+        """
+        tokens = self.tokens
+        # (opening '[', items so far) of each list still open.
+        open_lists: list[tuple[Token, list[Value]]] = []
+        while True:
+            value = self._item(depth + len(open_lists), open_lists)
+            if value is None:
+                continue
+            while open_lists:
+                open_tok, items = open_lists[-1]
+                items.append(value)
+                self._skip_newlines()
+                sep = tokens[self.pos]
+                if sep[0] is Kind.COMMA:
+                    self.pos += 1
+                    self._skip_newlines()
+                elif sep.kind is not Kind.RBRACKET:
+                    self._bad_separator(sep, open_tok, depth + len(open_lists))
+                value = self._close(open_lists, depth)
+                if value is None:
+                    break
+            else:
+                return value
+
+    def _item(self, depth: int,
+              open_lists: list[tuple[Token, list[Value]]]) -> Value | None:
+        """A scalar or an empty list; None after opening a list with items."""
         tok = self.tokens[self.pos]
         kind, start, end, line, column, text = tok
         if kind is Kind.STRING:
@@ -215,53 +251,57 @@ class _Parser:
             self.pos += 1
             return Scalar(text, True, start, end, line, column)
         if kind is Kind.LBRACKET:
-            return self._list(depth + 1)
+            too_deep = nesting_problem(depth + 1)
+            if too_deep is not None:
+                raise _Abort(tok, too_deep, depth)
+            self.pos += 1
+            open_lists.append((tok, []))
+            self._skip_newlines()
+            return self._close(open_lists, depth - len(open_lists) + 1)
         if kind is Kind.IDENT and depth > 0 and self.tokens[self.pos + 1].kind \
                 in (Kind.ASSIGN, Kind.APPEND):
             raise _Abort(tok, f"a list is not closed with ']' before the next "
-                              f"setting '{tok.text}'", depth)
+                              f"setting '{excerpt(tok.text)}'", depth)
         if kind is Kind.IDENT:
-            raise _Abort(tok, f"unquoted word '{tok.text}': xl values are "
+            raise _Abort(tok, f"unquoted word '{excerpt(tok.text)}': xl values are "
                               f"\"strings\", numbers or [lists] "
-                              f"(write \"{tok.text}\")", depth)
+                              f"(write \"{excerpt(tok.text)}\")", depth)
         if kind is Kind.COMMA:
             raise _Abort(tok, "empty list item: a ',' needs a value before "
                               "it", depth)
         raise _Abort(tok, f"expected a value (a \"string\", a number or a "
                           f"[list]), found {_describe(tok)}", depth)
 
+    def _close(self, open_lists: list[tuple[Token, list[Value]]],
+               base: int) -> ListValue | None:
+        """The innermost open list if the current token closes it, else None.
+
+        ``base`` is the depth outside the outermost open list.
+        """
+        tok = self.tokens[self.pos]
+        open_tok, items = open_lists[-1]
+        if tok[0] is Kind.EOF:
+            raise self._unclosed(open_tok, base + len(open_lists))
+        if tok[0] is not Kind.RBRACKET:
+            return None
+        open_lists.pop()
+        self.pos += 1
+        return ListValue(items, open_tok.start, tok.end, open_tok.line,
+                         open_tok.column)
+
+    def _bad_separator(self, sep: Token, open_tok: Token, depth: int) -> None:
+        if sep.kind is Kind.EOF:
+            raise self._unclosed(open_tok, depth)
+        if sep.kind in _VALUE_START or sep.kind is Kind.IDENT:
+            raise _Abort(sep, f"missing ',' before {_describe(sep)} "
+                              "in a list", depth)
+        raise _Abort(sep, f"expected ',' or ']' in a list, found "
+                          f"{_describe(sep)}", depth)
+
     def _skip_newlines(self) -> None:
         tokens = self.tokens
         while tokens[self.pos][0] is Kind.NEWLINE:
             self.pos += 1
-
-    def _list(self, depth: int) -> ListValue:
-        tokens = self.tokens
-        open_tok = tokens[self.pos]
-        self.pos += 1
-        items: list[Value] = []
-        self._skip_newlines()
-        while tokens[self.pos][0] is not Kind.RBRACKET:
-            if tokens[self.pos][0] is Kind.EOF:
-                raise self._unclosed(open_tok, depth)
-            items.append(self._value(depth))
-            self._skip_newlines()
-            sep = tokens[self.pos]
-            if sep[0] is Kind.COMMA:
-                self.pos += 1
-                self._skip_newlines()
-            elif sep.kind is not Kind.RBRACKET:
-                if sep.kind is Kind.EOF:
-                    raise self._unclosed(open_tok, depth)
-                if sep.kind in _VALUE_START or sep.kind is Kind.IDENT:
-                    raise _Abort(sep, f"missing ',' before {_describe(sep)} "
-                                      "in a list", depth)
-                raise _Abort(sep, f"expected ',' or ']' in a list, found "
-                                  f"{_describe(sep)}", depth)
-        close = tokens[self.pos]
-        self.pos += 1
-        return ListValue(items, open_tok.start, close.end, open_tok.line,
-                         open_tok.column)
 
     def _unclosed(self, open_tok: Token, depth: int) -> _Abort:
         # Point after the last thing in the list, where ']' is missing and

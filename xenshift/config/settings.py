@@ -15,6 +15,7 @@ from typing import Iterator
 from xenshift.config.numbers import strtol0
 from xenshift.config.syntax import (Assignment, ListValue, Op, Scalar, Value,
                                     concat_values)
+from xenshift.config.values import to_plain
 from xenshift.errors import ConfigError, ConfigSyntaxError, Location
 
 JsonValue = str | int | list["JsonValue"]
@@ -76,13 +77,10 @@ def evaluate(statements: list[Assignment], path: str | None,
 
 
 def _to_json(value: Value, op: Op) -> JsonValue:
-    if isinstance(value, Scalar):
-        if value.is_number and op is Op.ASSIGN:
-            number = strtol0(value.text)
-            if number is not None:
-                return number
+    # A joined string is text to xl even when it looks like a number.
+    if isinstance(value, Scalar) and op is Op.APPEND:
         return value.text
-    return [_to_json(item, Op.ASSIGN) for item in value.items]
+    return to_plain(value)
 
 
 class Settings:

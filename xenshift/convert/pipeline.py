@@ -25,11 +25,13 @@ from xenshift.convert.guest import GuestPlan, PlanInput
 from xenshift.convert.guest_disks import (DiskOptions, GuestResult, backed_up, convert_disks,
                                           convert_in_place, output_format, output_name,
                                           plan_disks)
+from xenshift.convert.guest_name import check_guest_name
 from xenshift.convert.libvirt import DiskImage as KvmImage
 from xenshift.convert.libvirt import KvmOptions, to_kvm
 from xenshift.convert.libvirt.convert import map_domain
 from xenshift.convert.report import ChangeReport
 from xenshift.convert.retarget import XenConversion
+from xenshift.convert.secrets import carries_secret
 from xenshift.convert.source import load_guest
 from xenshift.convert.to_hvm import HvmOptions, to_hvm
 from xenshift.convert.to_pvh import to_pvh
@@ -259,6 +261,7 @@ def convert(request: ConversionRequest) -> ConversionResult:
         raise DefineError("--define defines KVM domains in libvirt")
     guest = load_guest(request.source)
     config = guest.config
+    check_guest_name(config, request.target)
     filename, data, report, plan, plan_kind = _config_output(
         request, config, _images(request, config))
     disks = [] if request.config_only else disks_of_domain(config)
@@ -278,7 +281,7 @@ def convert(request: ConversionRequest) -> ConversionResult:
             result.facts, result.guest_plan = converted.facts, converted.plan
             result.outputs += [out.final(Path(i.path).name) for i in converted.outputs.values()
                                if not request.disks.in_place]
-        result.outputs.insert(0, out.write(filename, data))
+        result.outputs.insert(0, out.write(filename, data, private=carries_secret(config)))
     if request.define:
         _define(result.outputs[0])
         result.defined = True

@@ -134,7 +134,12 @@ def _guest_type(r: _Reader) -> str:
 
 def _general(r: _Reader, guest: str) -> None:
     root = r.root
-    r.set("name", root.findtext("name"))
+    name = root.find("name")
+    if name is None or not name.text:
+        # libvirt itself never writes such a domain: its parser refuses it.
+        raise InputError("the domain has no <name> (or an empty one), which "
+                         "libvirt refuses", r.where(root if name is None else name))
+    r.set("name", name.text)
     r.set("uuid", root.findtext("uuid"))
     r.set("type", guest)
     memory = _mib(r, root.find("memory"))

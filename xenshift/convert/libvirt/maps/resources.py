@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+from xenshift.config.values import format_xl
 from xenshift.convert.libvirt.context import KvmRule, MapContext
 from xenshift.convert.libvirt.kvm_domain import Memballoon, NumaCell, VcpuPin
+from xenshift.errors import excerpt
 
 RULES = (
     KvmRule("name", "name", "kept"),
@@ -30,7 +32,7 @@ CGROUP_DEFAULT_SHARES = 1024
 QUOTA_PERIOD_US = 100_000
 # A libvirt cpuset: numbers, ranges and ^exclusions, comma separated.
 _CPUSET = re.compile(r"\^?[0-9]+(-[0-9]+)?(,\^?[0-9]+(-[0-9]+)?)*")
-FALLBACK_MEMORY_MIB = 128
+LIBXL_DEFAULT_MEMORY_MIB = 32
 
 
 def apply(ctx: MapContext) -> None:
@@ -54,8 +56,16 @@ def _memory(ctx: MapContext) -> None:
     config = ctx.config
     memory = config.memory
     if memory is None:
-        memory = FALLBACK_MEMORY_MIB
-        ctx.warn("memory", f"not set; the KVM domain gets {memory} MiB")
+        # libxl__domain_build_info_setdefault: the memory target defaults
+        # to the maximum, and the maximum to 32 MiB.
+        memory = config.maxmem or LIBXL_DEFAULT_MEMORY_MIB
+        source = "maxmem" if config.maxmem else "libxl's default"
+        setting = ctx.settings.get("memory")
+        said = "not set" if setting is None else (
+            f"{excerpt(format_xl(setting.value))} could not be parsed as a "
+            "number (xl warns so and ignores it)")
+        ctx.warn("memory", f"{said}; as with libxl, the domain gets "
+                           f"{memory} MiB ({source})")
     else:
         ctx.kept("memory", f"currentMemory {memory * 1024} KiB")
     maxmem = max(config.maxmem or memory, memory)
