@@ -30,6 +30,11 @@ MAX_TOKEN_LENGTH = 1024 * 1024
 # blkfront and netfront stop far earlier; libxl has no fixed bound.
 MAX_DEVICES = 4096
 
+# vCPUs of one domain. Xen 4.17 runs at most 128 in an HVM guest
+# (HVM_MAX_VCPUS); the bound keeps a typo from expanding into millions of
+# vCPU numbers or pinnings.
+MAX_VCPUS = 4096
+
 # Output files are named after the guest (NAME-kvm/NAME.xml) and Linux
 # file names have at most 255 bytes (NAME_MAX); libvirt and xl put no
 # shorter bound on a name.
@@ -75,6 +80,15 @@ def devices_problem(count: int, kind: str) -> str | None:
     return _beyond("number of devices",
                    f"{count} {kind} devices, more than the {MAX_DEVICES} "
                    "xenshift reads for one domain")
+
+
+def vcpus_problem(vcpu: int, what: str) -> str | None:
+    """Why ``what`` (a vCPU count or number) of ``vcpu`` is refused, or None."""
+    if vcpu <= MAX_VCPUS:
+        return None
+    return _beyond("number of vcpus", f"{what} {vcpu}: a domain has at most "
+                                      f"{MAX_VCPUS} vCPUs here (Xen runs 128 "
+                                      "in an HVM guest)")
 
 
 def name_problem(name: str) -> str | None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xenshift.errors import ConfigError, ConfigErrors, InputError, Location
+from xenshift.errors import ConfigError, ConfigErrors, InputError, Location, excerpt
 from xenshift.inputs import read_input
 
 TARGETS = ("hvm", "pvh", "kvm")
@@ -182,12 +182,28 @@ def _expand(base: Path, pattern: str) -> list[Path]:
 def load_job(path: str | os.PathLike) -> Job:
     """Read and check a job file; ConfigErrors lists every problem."""
     p = Path(path)
+    return parse_job(read_input(p, "job file"), p)
+
+
+def parse_job(raw: bytes, p: Path) -> Job:
+    """Check the bytes of job file ``p``; ConfigErrors lists every problem.
+
+    Guest configs are looked for relative to ``p``'s directory.
+    """
     try:
-        text = read_input(p, "job file").decode()
+        text = raw.decode()
     except UnicodeDecodeError as err:
-        raise InputError(f"{p}: not UTF-8 text: {err}") from None
+        line = raw.count(b"\n", 0, err.start) + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise InputError(f"not UTF-8 text: {err.reason} (byte "
+                         f"{raw[err.start]:#04x})", Location(str(p), line, column)) from None
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        # tomllib parses nested arrays and tables recursively.
+        raise ConfigErrors([ConfigError(
+            "not valid TOML here: nested deeper than Python's TOML parser "
+            "reads (limit: nesting depth)", Location(str(p)))]) from None
     except tomllib.TOMLDecodeError as err:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(err))
         where = Location(str(p), int(m.group(1)), int(m.group(2))) if m else Location(str(p))
@@ -232,9 +248,14 @@ def load_job(path: str | os.PathLike) -> Job:
             check.error(check.lines.of("guest", nth), "[[guest]] needs config = "
                                                       "\"PATH or GLOB\"")
             continue
-        sources = _expand(base, pattern)
-        if not sources or (not glob.has_magic(pattern) and not sources[0].exists()):
-            check.error(line, f"config = {pattern!r} matches no file")
+        try:
+            sources = _expand(base, pattern)
+            found = bool(sources) and (glob.has_magic(pattern) or sources[0].exists())
+        except OSError as err:
+            check.error(line, f"config = '{excerpt(pattern)}': {err.strerror}")
+            continue
+        if not found:
+            check.error(line, f"config = '{excerpt(pattern)}' matches no file")
             continue
         merged = {**job_options, **overrides}
         merged.pop("output", None)

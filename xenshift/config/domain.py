@@ -19,7 +19,7 @@ from xenshift.config.model import (DomainConfig, GuestType, KernelBoot,
 from xenshift.config.settings import Settings
 from xenshift.config.syntax import ListValue, Scalar
 from xenshift.errors import ConfigError, ConfigErrors, Location
-from xenshift.limits import devices_problem
+from xenshift.limits import devices_problem, vcpus_problem
 
 ACTIONS = ("destroy", "restart", "rename-restart", "preserve",
            "coredump-destroy", "coredump-restart", "soft-reset")
@@ -97,6 +97,14 @@ class _Builder:
             self.warnings.append(ConfigError(
                 f"{err.message}; xl ignores it", err.location))
             return None
+
+    def vcpu_count(self, key: str) -> int | None:
+        count = self.number(key)
+        too_many = vcpus_problem(count or 0, key)
+        if too_many is not None:
+            self.errors.append(ConfigError(too_many, self.at(key)))
+            return None
+        return count
 
     def guest_type(self) -> tuple[GuestType, TypeSource]:
         found: tuple[GuestType, TypeSource] | None = None
@@ -283,7 +291,7 @@ def build_domain(doc: Document) -> DomainConfig:
         document=doc, name=name, uuid=b.string("uuid"),
         guest_type=guest_type, type_source=type_source,
         memory=b.number("memory"), maxmem=b.number("maxmem"),
-        vcpus=b.number("vcpus"), maxvcpus=b.number("maxvcpus"),
+        vcpus=b.vcpu_count("vcpus"), maxvcpus=b.vcpu_count("maxvcpus"),
         cpus=b.cpus(), boot=b.kernel_boot(), lifecycle=b.lifecycle(),
         serials=b.serials(), vnuma=b.vnuma(),
         **devices_of,

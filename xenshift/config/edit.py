@@ -180,8 +180,12 @@ def set_value(doc: Document, key: str, value: PlainValue | Value,
             if pos < len(text):
                 return _reparse(doc, text[:pos + 1] + line + text[pos + 1:],
                                 f"setting {key}")
-        sep = "" if not text or text.endswith("\n") else "\n"
-        return _reparse(doc, f"{text}{sep}{line}", f"setting {key}")
+        # xl drops a stray byte that ends the file (doc.ignored says so);
+        # it must stay last, or it becomes an error.
+        stray = text[-1:] if doc.ignored else ""
+        body = text[:len(text) - len(stray)]
+        sep = "" if not body or body.endswith("\n") else "\n"
+        return _reparse(doc, f"{body}{sep}{line}{stray}", f"setting {key}")
     last = stmts[-1]
     indent = text[_line_bounds(text, last.start)[0]:last.start]
     indent = indent if not indent.strip() else ""

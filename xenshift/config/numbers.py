@@ -30,6 +30,10 @@ def strtol0(text: str) -> int | None:
             return None
         return -(magnitude if magnitude is not None else LONG_MAX + 1)
     if _DEC.match(text):
+        if len(text) > len(str(LONG_MAX)):
+            # Too large anyway; and Python refuses to convert decimal
+            # strings of thousands of digits.
+            return None
         value = int(text, 10)
     elif _HEX.match(text):
         value = int(text, 16)

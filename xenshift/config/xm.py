@@ -14,6 +14,7 @@ location, so the linter can say what to write instead.
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass
 
 from xenshift.config.syntax import (Assignment, ListValue, Op, Scalar, Value,
@@ -206,8 +207,12 @@ def _statement_span(ev: _Evaluator, node: ast.stmt) -> tuple[int, int]:
 def parse_xm(text: str) -> XmParse | None:
     """Read ``text`` as an xm config, or None if it is not valid Python."""
     try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+        # Python's warnings about odd escapes are not the user's business.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        # CPython's parser gives up on deep nesting with the last two.
         return None
     ev = _Evaluator(text)
     statements: list[Assignment] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xenshift.config.document import decode, load_config, parse_xl
+from xenshift.config.document import decode, parse_config, parse_xl
 from xenshift.config.domain import build_domain
 from xenshift.config.model import DomainConfig
 from xenshift.convert.libvirt import xen_xml_to_xl
@@ -32,9 +32,13 @@ def _is_xml(path: Path, data: bytes) -> bool:
 def load_guest(path: str | Path) -> Guest:
     """Read ``path`` as an xl/xm config or libvirt XML; raise on any error."""
     p = Path(path)
-    data = read_input(p)
+    return guest_from_bytes(read_input(p), p)
+
+
+def guest_from_bytes(data: bytes, p: Path) -> Guest:
+    """The guest in ``data``, the content of file ``p``; raise on any error."""
     if _is_xml(p, data):
         text, notes = xen_xml_to_xl(decode(data), str(p))
         return Guest(build_domain(parse_xl(text, str(p)).check()),
                      [f"read from libvirt XML: {n}" for n in notes])
-    return Guest(build_domain(load_config(p).check()))
+    return Guest(build_domain(parse_config(decode(data), str(p)).check()))

@@ -31,7 +31,9 @@ LINK_DIR = "/etc/systemd/network"
 NET_SETUP_LINK = ("/lib/udev/rules.d/80-net-setup-link.rules",
                   "/usr/lib/udev/rules.d/80-net-setup-link.rules")
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
-_RULE_KEY = re.compile(r'(\w+(?:\{[^}]*\})?)\s*(==|=|\+=)\s*"([^"]*)"')
+# A key starts a word: without the look-behind, a long word is retried
+# from each of its characters, in time quadratic in its length.
+_RULE_KEY = re.compile(r'(?<![\w}])(\w+(?:\{[^}]*\})?)\s*(==|=|\+=)\s*"([^"]*)"')
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,9 @@ class NetworkFacts:
                 if re.fullmatch(r"eth\d+", c.name) and c.name not in pinned]
 
 
-def _mac(value: str | None) -> str | None:
-    value = (value or "").strip().lower()
+def _mac(value: object) -> str | None:
+    # YAML may give a number or a list where a MAC address belongs.
+    value = value.strip().lower() if isinstance(value, str) else ""
     return value if _MAC.match(value) else None
 
 
@@ -118,19 +121,27 @@ def parse_ifcfg(text: str, file: str) -> NicConfig | None:
 def parse_netplan(text: str, file: str) -> tuple[list[NicConfig], list[NamePin]]:
     """Ethernets of a netplan YAML file; ``set-name`` with a MAC match is a pin."""
     try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError:
+        doc = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError):
+        # PyYAML builds nested nodes recursively; a file nested that deep
+        # is no netplan config.
         return [], []
-    ethernets = (doc.get("network") or {}).get("ethernets") or {}
+    ethernets = _mapping(_mapping(_mapping(doc).get("network")).get("ethernets"))
     configs, pins = [], []
-    for ident, spec in ethernets.items():
-        spec = spec or {}
-        mac = _mac((spec.get("match") or {}).get("macaddress"))
-        name = spec.get("set-name") or str(ident)
+    for ident, value in ethernets.items():
+        spec = _mapping(value)
+        mac = _mac(_mapping(spec.get("match")).get("macaddress"))
+        set_name = spec.get("set-name")
+        name = str(set_name or ident)
         configs.append(NicConfig(file, 1, name, "netplan", mac))
-        if spec.get("set-name"):
+        if set_name:
             pins.append(NamePin(file, 1, name, mac, "netplan"))
     return configs, pins
+
+
+def _mapping(value: object) -> dict:
+    # A guest's YAML may hold anything where netplan expects a mapping.
+    return value if isinstance(value, dict) else {}
 
 
 def parse_link_file(text: str, file: str) -> NamePin | None:

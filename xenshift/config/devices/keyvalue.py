@@ -21,6 +21,8 @@ from xenshift.config.numbers import strtol0
 Reader = Callable[[SpecContext, str, str], object]
 
 _DECIMAL = re.compile(r"[0-9]+")
+# xl reads these numbers into C integers of at most 64 bits: 20 digits.
+_MAX_DIGITS = 20
 _C_SPACE = " \t\n\v\f\r"
 
 
@@ -74,6 +76,8 @@ def decimal(ctx: SpecContext, item: str, value: str) -> int:
     """
     if not _DECIMAL.fullmatch(value):
         raise ctx.error("not a decimal number", item)
+    if len(value.lstrip("0")) > _MAX_DIGITS:
+        raise ctx.error("a number too large for xl", item)
     return int(value)
 
 

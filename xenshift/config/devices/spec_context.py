@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xenshift.errors import Location, SpecError
+from xenshift.errors import Location, SpecError, excerpt
+
+# Longer specs and items are cut short in messages (real ones are shorter).
+_QUOTED = 200
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class SpecContext:
         positional parameters 'foo'``; ``item`` is left out only for
         problems with no single culprit, such as a missing vdev.
         """
-        message = f"{self.kind} spec '{self.text}': {problem}"
+        message = f"{self.kind} spec '{excerpt(self.text, _QUOTED)}': {problem}"
         if item is not None:
-            message += f" '{item}'"
+            message += f" '{excerpt(item, _QUOTED)}'"
         return SpecError(message, self.location, spec=self.kind, item=item)

@@ -40,6 +40,8 @@ _LIMITS: dict[str, tuple[int, int]] = {
     "vd": ((1 << 20) - 1, 0),
 }
 _INT_MAX = 2**31 - 1
+_MAX_LETTERS = len("zzzzzzz")     # 26**7 disks already overflow an int
+_MAX_DIGITS = len(str(_INT_MAX))
 _LETTERED = re.compile(r"(xvd|hd|sd)([a-z]+)([1-9][0-9]*)?")
 # sscanf's %i reads hex and octal too; c_unsigned decides what is valid.
 _NUMBERED = re.compile(r"d([0-9a-fA-FxX]+)p([0-9a-fA-FxX]+)")
@@ -108,6 +110,10 @@ def parse_vdev(text: str, location: Location | None = None) -> Vdev:
     lettered = _LETTERED.fullmatch(text)
     if lettered:
         kind, letters, partition_text = lettered.groups()
+        if len(letters) > _MAX_LETTERS or len(partition_text or "") > _MAX_DIGITS:
+            # Beyond any disk or partition number libxl decodes (its int
+            # would overflow); Python would make a number of it slowly.
+            raise ctx.error("not a virtual device name", text)
         return _make(ctx, kind, _letters_index(letters), int(partition_text or 0))
     numbered = _NUMBERED.fullmatch(text)
     if numbered:

@@ -15,8 +15,9 @@ from typing import Any, Sequence
 from xenshift.config.devices.keyvalue import decimal, xl_pair
 from xenshift.config.devices.spec_context import SpecContext
 from xenshift.errors import Location
+from xenshift.limits import vcpus_problem
 
-_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?")
+_RANGE = re.compile(r"([0-9]{1,10})(?:-([0-9]{1,10}))?")
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,11 @@ def _vcpu_range(ctx: SpecContext, part: str) -> range:
     match = _RANGE.fullmatch(part)
     if not match or (match[2] is not None and int(match[2]) < int(match[1])):
         raise ctx.error("bad vcpu range", part)
-    return range(int(match[1]), int(match[2] or match[1]) + 1)
+    last = int(match[2] or match[1])
+    too_many = vcpus_problem(last, "vcpu")
+    if too_many is not None:
+        raise ctx.error(too_many, part)
+    return range(int(match[1]), last + 1)
 
 
 def _ranges(vcpus: tuple[int, ...]) -> str:

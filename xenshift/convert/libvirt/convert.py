@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from xenshift.config.model import DomainConfig
+from xenshift.config.values import format_xl
 from xenshift.convert.libvirt.context import MapContext
 from xenshift.convert.libvirt.kvm_domain import KvmDomain, Os
 from xenshift.convert.libvirt.mapping import KVM_RULES, MAPPERS, rule_for
 from xenshift.convert.libvirt.options import KvmOptions
 from xenshift.convert.libvirt.writer import write_domain
 from xenshift.convert.report import ChangeReport
+from xenshift.convert.retarget import ConversionError
+from xenshift.errors import Location
+
+# Characters outside XML 1.0's Char production (surrogates are undecodable
+# bytes of the source file).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def to_kvm(config: DomainConfig, options: KvmOptions | None = None
@@ -19,7 +28,21 @@ def to_kvm(config: DomainConfig, options: KvmOptions | None = None
     key the source sets is reported as kept, changed or dropped, with why.
     """
     ctx = map_domain(config, options or KvmOptions())
-    return write_domain(ctx.domain), ctx.report
+    try:
+        return write_domain(ctx.domain), ctx.report
+    except ValueError:
+        # lxml refuses text XML cannot hold; find the setting it came from.
+        raise ConversionError("a value holds characters libvirt XML cannot "
+                              "carry (control characters, or bytes that are "
+                              "not UTF-8)", _not_xml_text(config)) from None
+
+
+def _not_xml_text(config: DomainConfig) -> Location:
+    settings = config.document.settings
+    for setting in settings:
+        if _NOT_XML.search(format_xl(setting.value)):
+            return settings.location(setting.key)
+    return Location(config.path)
 
 
 def map_domain(config: DomainConfig, options: KvmOptions) -> MapContext:

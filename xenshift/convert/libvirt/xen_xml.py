@@ -81,7 +81,9 @@ def xen_xml_to_xl(xml_text: str, source: str | None = None) -> tuple[str, list[s
     that is not a Xen one, or an unknown guest type.
     """
     try:
-        root = etree.fromstring(xml_text.encode(),
+        # The text's undecodable bytes go back as they were, for libxml2
+        # to report where they are.
+        root = etree.fromstring(xml_text.encode("utf-8", "surrogateescape"),
                                 etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as err:
         line, column = err.position
