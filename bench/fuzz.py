@@ -6,7 +6,7 @@ atheris``) the run is coverage-guided: libFuzzer mutates the fixtures and
 keeps inputs that reach new code in xenshift. Without it, the suite's
 Hypothesis mutations run unseeded, batch after batch. Either way an input
 that raises anything but a located xenshift error is a crash, one that
-takes over 5 s a hang, one that takes over 1 GiB an out-of-memory.
+takes over 5 s a hang, one that takes over 512 MiB an out-of-memory.
 
 Run: nice -n 19 .venv/bin/python bench/fuzz.py --minutes 10 [--engine hypothesis]
      [--only NAME ...] [--markdown]
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 HANG_SECONDS = 5
-RSS_LIMIT_MB = 1024
+RSS_LIMIT_MB = 512
 
 
 @dataclass
