@@ -251,3 +251,101 @@ def test_too_many_devices_are_refused_by_name(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"{source}:3:1: error: {MAX_DEVICES + 1} vif devices" in result.stdout
     assert "(limit: number of devices)" in result.stdout
+
+
+# -- found by the fuzz harness (tests/fuzz) ------------------------------------
+
+def test_text_libvirt_xml_cannot_carry_is_refused_at_its_setting(tmp_path: Path) -> None:
+    source = write(tmp_path, "g.cfg", b'name = "g"\nkernel = "/k\x01\xff"\nmemory = 512\n')
+    result = convert(xen2kvm, str(source))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{source}:2:1: a value holds characters libvirt XML "
+                                    "cannot carry")
+    assert files(tmp_path) == ["g.cfg"]
+
+
+def test_libvirt_xml_that_is_not_utf8_is_located(tmp_path: Path) -> None:
+    text = (LIBVIRT_XEN / "debian12-pv-direct-kernel.xml").read_bytes()
+    source = write(tmp_path, "g.xml", text.replace(b"<name>", b"<name>\xff", 1))
+    result = convert(xen2kvm, str(source))
+    assert result.exit_code == 1
+    assert f"{source}:" in result.stderr and "not well-formed XML" in result.stderr
+
+
+@pytest.mark.parametrize("disk, message", [
+    (f'"phy:/dev/a,xvda{"9" * 5000},w"', "not a virtual device name"),
+    (f'"phy:/dev/a,xvd{"z" * 5000},w"', "not a virtual device name"),
+])
+def test_thousand_digit_vdevs_are_errors(tmp_path: Path, disk: str, message: str) -> None:
+    source = write(tmp_path, "g.cfg", f'name = "g"\nkernel = "/k"\ndisk = [ {disk} ]\n')
+    result = run(cli, "config", "lint", str(source))
+    assert result.exit_code == 1 and f"{source}:3:10: error: " in result.stdout
+    assert message in result.stdout and "characters)" in result.stdout
+
+
+def test_thousand_digit_numbers_are_not_numbers(tmp_path: Path) -> None:
+    source = write(tmp_path, "g.cfg", f'name = "g"\nkernel = "/k"\nmemory = {"9" * 5000}\n'
+                                      f'pci = [ "03:00.0,permissive={"9" * 5000}" ]\n')
+    result = run(cli, "config", "lint", str(source))
+    assert result.exit_code == 1
+    assert f"{source}:4:9: error: pci spec" in result.stdout
+    assert "a number too large for xl" in result.stdout
+
+
+def test_vcpus_beyond_the_limit_are_refused(tmp_path: Path) -> None:
+    source = write(tmp_path, "g.cfg", 'name = "g"\nkernel = "/k"\nvcpus = 100000\n'
+                                      'vnuma = [ [ "pnode=0", "size=512", '
+                                      '"vcpus=0-4000000000", "vdistances=10" ] ]\n')
+    result = run(cli, "config", "lint", str(source))
+    assert result.exit_code == 1
+    assert f"{source}:3:1: error: vcpus 100000" in result.stdout
+    assert "vnuma spec" in result.stdout and "vcpu 4000000000" in result.stdout
+    assert result.stdout.count("(limit: number of vcpus)") == 2
+
+
+def test_python_nested_too_deep_is_not_read_as_xm(tmp_path: Path) -> None:
+    source = write(tmp_path, "g.cfg", 'name = "g"\nvif = ' + "(" * 3000 + '"x"' + ")" * 3000
+                   + "\n")
+    result = run(cli, "config", "show", str(source))
+    assert result.exit_code == 1 and f"{source}:2:7: parentheses are Python" in result.stderr
+
+
+def test_set_keeps_a_stray_final_byte_last(tmp_path: Path) -> None:
+    source = write(tmp_path, "g.cfg", b'name = "g"\nkernel = "/k"\n\x00')
+    assert run(cli, "config", "set", str(source), "memory=512").exit_code == 0
+    assert source.read_bytes() == b'name = "g"\nkernel = "/k"\nmemory = 512\n\x00'
+
+
+def test_job_files_not_utf8_or_with_impossible_paths_are_located(tmp_path: Path) -> None:
+    from xenshift.batch.jobfile import load_job
+    from xenshift.errors import ConfigErrors, InputError
+    job = write(tmp_path, "job.toml", b'[job]\ntarget = "kvm"\n\n[[guest]]\nconfig = "a\xff"\n')
+    with pytest.raises(InputError) as info:
+        load_job(job)
+    assert str(info.value).startswith(f"{job}:5:12: not UTF-8 text: invalid start byte (byte 0xff)")
+    job.write_text(f'[job]\ntarget = "kvm"\n\n[[guest]]\nconfig = "{"a" * 300}"\n')
+    with pytest.raises(ConfigErrors) as errors:
+        load_job(job)
+    assert f"{job}:5: config = 'aaaa" in str(errors.value)
+    assert "File name too long" in str(errors.value)
+    job.write_text("[job]\nx = " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(ConfigErrors, match="nested deeper .* \\(limit: nesting depth\\)"):
+        load_job(job)
+
+
+def test_netplan_yaml_of_any_shape_is_read() -> None:
+    from xenshift.inspect.network import parse_netplan
+    for text in ("just a string", "network: 5", "network:\n  ethernets: [1, 2]",
+                 "[" * 5000):
+        assert parse_netplan(text, "01.yaml") == ([], [])
+    nics, _pins = parse_netplan("network:\n  ethernets:\n    eth0:\n      match: "
+                                "{macaddress: 5}\n", "01.yaml")
+    assert [(n.name, n.mac) for n in nics] == [("eth0", None)]
+
+
+def test_udev_rules_with_a_huge_word_are_read_in_linear_time() -> None:
+    import time
+    from xenshift.inspect.network import parse_persistent_net_rules
+    start = time.perf_counter()
+    assert parse_persistent_net_rules("a" * 200_000, "70-persistent-net.rules") == []
+    assert time.perf_counter() - start < 1
