@@ -48,6 +48,12 @@ def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
     return path
 
 
+def config_command(tmp_path: Path, command: str, text: str | bytes):
+    """(source, result) of ``xenshift config COMMAND`` on a file holding ``text``."""
+    source = write(tmp_path, "g.cfg", text)
+    return source, run(cli, "config", command, str(source))
+
+
 def files(tmp_path: Path) -> list[str]:
     return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
 
@@ -167,9 +173,8 @@ def test_a_binary_config_is_quoted_short_and_escaped(tmp_path: Path) -> None:
 # -- lint locations --------------------------------------------------------------
 
 def test_lint_locates_a_bad_positional_vdev(tmp_path: Path) -> None:
-    source = write(tmp_path, "disk.cfg",
-                   'name = "g"\nkernel = "/k"\ndisk = [ "file:/a.img,w" ]\n')
-    result = run(cli, "config", "lint", str(source))
+    source, result = config_command(tmp_path, "lint",
+                                    'name = "g"\nkernel = "/k"\ndisk = [ "file:/a.img,w" ]\n')
     assert result.exit_code == 1
     assert f"{source}:3:10: error: vdev spec 'w': not a virtual device name 'w'" \
         in result.stdout
@@ -235,22 +240,21 @@ def test_an_input_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
                              "bytes, the most xenshift reads (limit: input file size)\n")
 
 
-def test_a_token_over_the_length_limit_is_located(tmp_path: Path) -> None:
-    source = write(tmp_path, "token.cfg",
-                   f'name = "g"\nextra = "{"x" * MAX_TOKEN_LENGTH}"\n')
-    result = run(cli, "config", "show", str(source))
-    assert result.exit_code == 1
-    assert f"{source}:2:9: a token of {MAX_TOKEN_LENGTH + 2} characters" in result.stderr
-    assert "(limit: token length)" in result.stderr
+_VIFS = ", ".join('"bridge=xenbr0"' for _ in range(MAX_DEVICES + 1))
 
 
-def test_too_many_devices_are_refused_by_name(tmp_path: Path) -> None:
-    vifs = ", ".join('"bridge=xenbr0"' for _ in range(MAX_DEVICES + 1))
-    source = write(tmp_path, "vifs.cfg", f'name = "g"\nkernel = "/k"\nvif = [ {vifs} ]\n')
-    result = run(cli, "config", "lint", str(source))
+@pytest.mark.parametrize("command, text, said, limit", [
+    ("show", f'name = "g"\nextra = "{"x" * MAX_TOKEN_LENGTH}"\n',
+     f"2:9: a token of {MAX_TOKEN_LENGTH + 2} characters", "token length"),
+    ("lint", f'name = "g"\nkernel = "/k"\nvif = [ {_VIFS} ]\n',
+     f"3:1: error: {MAX_DEVICES + 1} vif devices", "number of devices"),
+])
+def test_limits_are_located_and_named(tmp_path: Path, command: str, text: str,
+                                      said: str, limit: str) -> None:
+    source, result = config_command(tmp_path, command, text)
     assert result.exit_code == 1
-    assert f"{source}:3:1: error: {MAX_DEVICES + 1} vif devices" in result.stdout
-    assert "(limit: number of devices)" in result.stdout
+    output = result.stdout + result.stderr
+    assert f"{source}:{said}" in output and f"(limit: {limit})" in output
 
 
 # -- found by the fuzz harness (tests/fuzz) ------------------------------------
@@ -277,26 +281,26 @@ def test_libvirt_xml_that_is_not_utf8_is_located(tmp_path: Path) -> None:
     (f'"phy:/dev/a,xvd{"z" * 5000},w"', "not a virtual device name"),
 ])
 def test_thousand_digit_vdevs_are_errors(tmp_path: Path, disk: str, message: str) -> None:
-    source = write(tmp_path, "g.cfg", f'name = "g"\nkernel = "/k"\ndisk = [ {disk} ]\n')
-    result = run(cli, "config", "lint", str(source))
+    source, result = config_command(tmp_path, "lint",
+                                    f'name = "g"\nkernel = "/k"\ndisk = [ {disk} ]\n')
     assert result.exit_code == 1 and f"{source}:3:10: error: " in result.stdout
     assert message in result.stdout and "characters)" in result.stdout
 
 
 def test_thousand_digit_numbers_are_not_numbers(tmp_path: Path) -> None:
-    source = write(tmp_path, "g.cfg", f'name = "g"\nkernel = "/k"\nmemory = {"9" * 5000}\n'
-                                      f'pci = [ "03:00.0,permissive={"9" * 5000}" ]\n')
-    result = run(cli, "config", "lint", str(source))
+    source, result = config_command(
+        tmp_path, "lint", f'name = "g"\nkernel = "/k"\nmemory = {"9" * 5000}\n'
+                          f'pci = [ "03:00.0,permissive={"9" * 5000}" ]\n')
     assert result.exit_code == 1
     assert f"{source}:4:9: error: pci spec" in result.stdout
     assert "a number too large for xl" in result.stdout
 
 
 def test_vcpus_beyond_the_limit_are_refused(tmp_path: Path) -> None:
-    source = write(tmp_path, "g.cfg", 'name = "g"\nkernel = "/k"\nvcpus = 100000\n'
-                                      'vnuma = [ [ "pnode=0", "size=512", '
-                                      '"vcpus=0-4000000000", "vdistances=10" ] ]\n')
-    result = run(cli, "config", "lint", str(source))
+    source, result = config_command(
+        tmp_path, "lint", 'name = "g"\nkernel = "/k"\nvcpus = 100000\n'
+                          'vnuma = [ [ "pnode=0", "size=512", '
+                          '"vcpus=0-4000000000", "vdistances=10" ] ]\n')
     assert result.exit_code == 1
     assert f"{source}:3:1: error: vcpus 100000" in result.stdout
     assert "vnuma spec" in result.stdout and "vcpu 4000000000" in result.stdout
@@ -304,9 +308,8 @@ def test_vcpus_beyond_the_limit_are_refused(tmp_path: Path) -> None:
 
 
 def test_python_nested_too_deep_is_not_read_as_xm(tmp_path: Path) -> None:
-    source = write(tmp_path, "g.cfg", 'name = "g"\nvif = ' + "(" * 3000 + '"x"' + ")" * 3000
-                   + "\n")
-    result = run(cli, "config", "show", str(source))
+    source, result = config_command(
+        tmp_path, "show", 'name = "g"\nvif = ' + "(" * 3000 + '"x"' + ")" * 3000 + "\n")
     assert result.exit_code == 1 and f"{source}:2:7: parentheses are Python" in result.stderr
 
 
