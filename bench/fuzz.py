@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# Inputs that crashed or hung are kept here, a folder per entry point.
+FINDINGS = Path(tempfile.gettempdir()) / "xenshift-fuzz-findings"
 HANG_SECONDS = 5
 RSS_LIMIT_MB = 512
 
@@ -138,9 +141,13 @@ def _libfuzzer_outcome(name: str, proc: subprocess.CompletedProcess, workdir: Pa
     runs = re.findall(r"stat::number_of_executed_units: (\d+)", log)
     if not runs:
         runs = re.findall(r"#(\d+)\s", log)
-    artifacts = [p.name for p in workdir.iterdir() if p.is_file()]
-    crashes = sum(a.startswith(("crash-", "oom-")) for a in artifacts)
-    hangs = sum(a.startswith(("timeout-", "slow-unit-")) for a in artifacts)
+    artifacts = [p for p in workdir.iterdir() if p.is_file()]
+    crashes = sum(a.name.startswith(("crash-", "oom-")) for a in artifacts)
+    hangs = sum(a.name.startswith(("timeout-", "slow-unit-")) for a in artifacts)
+    kept = FINDINGS / re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    for artifact in artifacts:
+        kept.mkdir(parents=True, exist_ok=True)
+        shutil.copy(artifact, kept / artifact.name)
     detail = ""
     if proc.returncode != 0 and not crashes + hangs:
         crashes = 1

@@ -20,7 +20,7 @@ from xenshift.config.devices import (ChannelSpec, DiskSpec, PciAddress, PciSpec,
                                      format_serial, format_usb, format_vfb, format_vif,
                                      parse_serial)
 from xenshift.config.values import PlainValue, format_xl
-from xenshift.errors import InputError, Location, SpecError
+from xenshift.errors import InputError, Location, SpecError, excerpt
 
 _UNITS = {"b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000,
           "m": 1024**2, "mib": 1024**2, "mb": 1000**2,
@@ -64,7 +64,7 @@ class _Reader:
         try:
             return int(text or "", base)
         except ValueError:
-            raise InputError(f"<{element.tag}>: {text!r} is not a number",
+            raise InputError(f"<{element.tag}>: '{excerpt(text or '')}' is not a number",
                              self.where(element)) from None
 
     def append(self, key: str, value: str) -> None:
@@ -107,7 +107,12 @@ def xen_xml_to_xl(xml_text: str, source: str | None = None) -> tuple[str, list[s
             continue
         handler = _DEVICES.get(device.tag)
         if handler is not None:
-            handler(reader, device, guest)
+            try:
+                handler(reader, device, guest)
+            except ValueError as err:
+                # A value no xl spec can carry (a comma inside an item).
+                raise InputError(f"<{device.tag}> cannot be written as an xl "
+                                 f"spec: {err}", reader.where(device)) from None
         elif device.tag not in _IMPLIED:
             reader.note(device, f"<{device.tag}> has no xl equivalent; left out")
     header = [f"Converted by xenshift from the libvirt XML {source or '<input>'}"]
@@ -172,14 +177,18 @@ def _general(r: _Reader, guest: str) -> None:
 def _mib(r: _Reader, element: etree._Element | None) -> int | None:
     if element is None:
         return None
-    unit = element.get("unit", "KiB").lower()
-    if unit not in _UNITS:
-        raise InputError(f"unknown memory unit {element.get('unit')!r}", r.where(element))
-    return r.number(element, element.text) * _UNITS[unit] // 1024**2
+    return _in_mib(r, element, element.text, element.get("unit", "KiB"))
+
+
+def _in_mib(r: _Reader, element: etree._Element, amount: str | None, unit: str) -> int:
+    """``amount`` of libvirt ``unit`` (given on ``element``) in MiB."""
+    if unit.lower() not in _UNITS:
+        raise InputError(f"unknown memory unit {excerpt(unit)!r}", r.where(element))
+    return r.number(element, amount) * _UNITS[unit.lower()] // 1024**2
 
 
 def _vnuma_node(r: _Reader, cell: etree._Element) -> list[str]:
-    size = r.number(cell, cell.get("memory")) * _UNITS[cell.get("unit", "KiB").lower()] // 1024**2
+    size = _in_mib(r, cell, cell.get("memory"), cell.get("unit", "KiB"))
     node = [f"size={size}", f"vcpus={cell.get('cpus', '')}"]
     distances = [s.get("value", "") for s in cell.iterfind("distances/sibling")]
     if distances:
