@@ -352,3 +352,17 @@ def test_udev_rules_with_a_huge_word_are_read_in_linear_time() -> None:
     start = time.perf_counter()
     assert parse_persistent_net_rules("a" * 200_000, "70-persistent-net.rules") == []
     assert time.perf_counter() - start < 1
+
+
+@pytest.mark.parametrize("fixture, old, new, said", [
+    ("hvm-ovmf-vnuma.xml", "memory='4194304' unit='KiB'", "memory='4194304' unit='JiB'",
+     ":18: unknown memory unit 'JiB'"),
+    ("debian12-pv-direct-kernel.xml", "name='org.qemu.guest_agent.0'",
+     "name='org.qemu,guest_agent.0'", ":40: <channel> cannot be written as an xl spec"),
+])
+def test_libvirt_xml_values_xl_cannot_take_are_located(tmp_path: Path, fixture: str,
+                                                        old: str, new: str, said: str) -> None:
+    text = (LIBVIRT_XEN / fixture).read_text()
+    source = write(tmp_path, fixture, text.replace(old, new, 1))
+    result = convert(xen2kvm, str(source))
+    assert result.exit_code == 1 and result.stderr.startswith(f"{source}{said}")
