@@ -231,6 +231,12 @@ def test_pvgrub_becomes_pygrub_for_pvh() -> None:
     assert "kernel" not in settings and "extra" not in settings
     firmware = _guest('name = "g"\nfirmware = "pvgrub64"\ndisk = [ "/i/a,raw,xvda,w" ]\n')
     assert to_pvh(firmware).document.settings.to_json()["bootloader"] == "pygrub"
+    # GRUB 2's own Xen image, as Debian's grub-xen-host installs it, is pv-grub too.
+    grub2 = _guest('name = "g"\nkernel = "/usr/lib/grub-xen/grub-x86_64-xen.bin"\n'
+                   'disk = [ "/i/a,raw,xvda,w" ]\n')
+    assert grub2.boot.uses_pvgrub
+    settings = to_pvh(grub2).document.settings.to_json()
+    assert settings["bootloader"] == "pygrub" and "kernel" not in settings
 
 
 def test_xm_source_is_written_as_xl() -> None:

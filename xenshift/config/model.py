@@ -62,11 +62,16 @@ class KernelBoot:
 
     @property
     def uses_pvgrub(self) -> bool:
-        """True for pv-grub, as ``firmware=pvgrub*`` or a pv-grub kernel."""
+        """True for pv-grub, as ``firmware=pvgrub*`` or a pv-grub kernel:
+        legacy pv-grub's, Xen's ``pvgrub*`` names, or GRUB 2's Xen image
+        (``grub-x86_64-xen.bin``, as Debian's grub-xen-host installs it)."""
         if self.firmware and self.firmware.startswith("pvgrub"):
             return True
-        return bool(self.kernel and ("pv-grub" in self.kernel
-                                     or "pvgrub" in self.kernel))
+        if not self.kernel:
+            return False
+        base = self.kernel.rsplit("/", 1)[-1]
+        return ("pv-grub" in self.kernel or "pvgrub" in self.kernel
+                or (base.startswith("grub-") and base.endswith("-xen.bin")))
 
 
 @dataclass(frozen=True)
