@@ -128,6 +128,10 @@ class FakeXen:
         self.shutdown = False
         return 0
 
+    def xc_domain_unpause(self, xch, domid):
+        self.calls.append(("unpause", domid))
+        return 0
+
     CONTEXT = hvm_context.build([hvm_context.header_entry(),
                                  hvm_context.Entry(hvm_context.CODE_CPU, 0, bytes(1032))])
 
@@ -686,8 +690,11 @@ def test_pv_stream_replays_into_xl_unchanged(tmp_path):
     source = xen.XenBackend(ffi, fake, PvToolstack(fake)).open_source("guest")
     session.save(source, saved, Telemetry(bar=False))
     dest = DestToolstack(tmp_path / "replayed.xl")
-    session.restore(saved, xen.XenBackend(ffi, FakeXen(), dest))
+    dest_xen = FakeXen()
+    session.restore(saved, xen.XenBackend(ffi, dest_xen, dest))
     assert dest.out.read_bytes() == saved.read_bytes()
+    # No device model to resume: unpaused through libxenctrl, not by an xl process.
+    assert ("unpause", DOMID + 1) in dest_xen.calls and ("unpause", "guest") not in dest.calls
 
 
 def test_32bit_pv_guest_is_refused():

@@ -13,6 +13,7 @@ killed, the domain's own lease does).
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,7 @@ def migrate(source: SourceDomain, open_control: OpenControl, open_data: OpenData
     name = source.name
     limiter = RateLimiter(options.bandwidth)
     handed_over = False  # PERMISSION sent: the outcome is the destination's
+    renaming: Future | None = None
     with ExitStack() as stack:
         lease = stack.enter_context(source.lease())
         conn = open_control(limiter)
@@ -85,8 +87,13 @@ def migrate(source: SourceDomain, open_control: OpenControl, open_data: OpenData
             result = pre.run()
             outlet.close()
             checks = _verify(source, conn) if options.verify else None
+            # xl renames its source once the destination is READY; the
+            # rename (an xl command on Xen, some hundred ms) runs here while
+            # the destination still builds, not in the downtime after it.
+            renaming = stack.enter_context(ThreadPoolExecutor(1)).submit(
+                source.rename, name + MIGRATEDAWAY_SUFFIX)
             handover.expect(conn, handover.READY, "the destination's READY")
-            source.rename(name + MIGRATEDAWAY_SUFFIX)
+            renaming.result()
             lease.keep()
             handed_over = True
             conn.send(handover.PERMISSION)
@@ -101,6 +108,8 @@ def migrate(source: SourceDomain, open_control: OpenControl, open_data: OpenData
                 raise HandoverError(f"the destination could not start {name} "
                                     f"(status {status})")
         except BaseException as err:
+            if renaming is not None:
+                renaming.exception()  # done before the name is put back
             if handed_over:
                 raise HandoverError(
                     f"lost the destination after handing {name} over ({err}); it may be "

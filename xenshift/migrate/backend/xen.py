@@ -89,4 +89,4 @@ class XenBackend(Backend):
 
     def create_incoming(self, config: dict[str, Any], name: str, pages: int,
                         domain: libxc.DomainHeader, policy: CpuPolicy) -> DestDomain:
-        return XenIncoming(self, self.toolstack, config, name, pages, domain, policy)
+        return XenIncoming(self, self.h, self.toolstack, config, name, pages, domain, policy)
