@@ -9,8 +9,10 @@ from which the mutations start (see :mod:`tests.fuzz.mutations`).
 
 from __future__ import annotations
 
+import atexit
 import functools
 import io
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,7 +239,9 @@ def _sim_dir() -> Path:
     from xenshift.migrate.backend.sim import default_context
     from xenshift.migrate.backend.sim_files import create_files
     # The host's memory pool is looked for two levels up: a fresh one here.
-    host = Path(tempfile.mkdtemp(prefix="xenshift-fuzz-sim-")) / "domains"
+    root = Path(tempfile.mkdtemp(prefix="xenshift-fuzz-sim-"))
+    atexit.register(shutil.rmtree, root, True)
+    host = root / "domains"
     context, _platform = default_context(1, 16)
     create_files(host / "seed", {}, 16, "zero", context, 1)
     return host
