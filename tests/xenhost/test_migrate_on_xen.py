@@ -17,7 +17,7 @@ import pytest
 
 from fixtures.xenhost.counter import CounterGuest
 from fixtures.xenhost.host import XenHost
-from tests.xenhost.guests import PVH_UNSTABLE, RunningGuest, console, start
+from tests.xenhost.guests import RunningGuest, console, start
 
 pytestmark = pytest.mark.slow
 VERIFIER = "/usr/lib/xen-4.17/bin/verify-stream-v2"
@@ -76,7 +76,7 @@ def wait_gone(host: XenHost, name: str, timeout: float = 120.0) -> bool:
     return False
 
 
-@pytest.mark.parametrize("kind", ["pv", pytest.param("pvh", marks=PVH_UNSTABLE), "hvm"])
+@pytest.mark.parametrize("kind", ["pv", "pvh", "hvm"])
 def test_live_migration_over_tls_with_verify(xen, xen_certs, kind):
     guest = start(xen.a, CounterGuest(f"live-{kind}", kind))
     receiver, port = start_receiver(xen, xen_certs)
