@@ -1,6 +1,8 @@
 """The project's PV fixture (a) on a real Xen host: as it is, started with
-pygrub, and after ``xen2hvm`` as an HVM and as a PVH domain, each booted to
-its login prompt by ``xen2hvm --verify-boot --boot-on ssh://…``.
+pygrub, to its login prompt; after ``xen2hvm`` as an HVM and as a PVH
+domain, each booted to userspace by ``xen2hvm --verify-boot --boot-on
+ssh://…`` (a login prompt, or systemd's multi-user target: under TCG a PVH
+guest's udev may announce hvc0 after systemd stopped waiting for its getty).
 
 The conversions run here (libguestfs); their outputs go to the run's share,
 which dom0 sees at the same path, so the Xen host reads the staged images
@@ -16,7 +18,9 @@ import time
 import pytest
 
 from tests.convert.guest.test_convert_disks import command, converted, sha256, source_hashes  # noqa: F401
-from tests.xenhost.guests import HVM_DISK_BOOT, PVH_UNSTABLE, console_text
+from fixtures.xenhost.counter import CPUID
+from tests.xenhost.guests import HVM_DISK_BOOT, console_text
+from xenshift.bootcheck import USERSPACE
 
 pytestmark = pytest.mark.slow
 BOOT_TIMEOUT = 900
@@ -50,18 +54,25 @@ def test_fixture_a_boots_with_pygrub_on_xen(xen, pv_guest):
     shutil.rmtree(copy)
 
 
-@pytest.mark.parametrize("target", [pytest.param("hvm", marks=HVM_DISK_BOOT),
-                                    pytest.param("pvh", marks=PVH_UNSTABLE)])
+@pytest.mark.parametrize("target", [pytest.param("hvm", marks=HVM_DISK_BOOT), "pvh"])
 def test_xen2hvm_result_boots_on_xen(xen, pv_guest, source_hashes, target):  # noqa: F811
     guest = pv_guest("a")
     out = xen.rundir / f"a-{target}"
+    # The emulated hosts' own need (xen-test-host.md): HVM and PVH user
+    # space takes #UD on VEX code under TCG, so the source says what an
+    # admin of such hosts writes; xen2hvm carries cpuid over.
+    config = xen.rundir / f"a-{target}.cfg"
+    config.write_text(guest.config.read_text() + f'cpuid = "{CPUID}"\n')
     port = xen.a.ssh_port
+    # Raw output: pygrub reads a qcow2 disk only through dom0's qdisk
+    # backend, which these hosts do not run.
     result = converted(command(
-        "xen2hvm", str(guest.config), "--to", target, "-o", str(out), "--json",
+        "xen2hvm", str(config), "--to", target, "-o", str(out), "-of", "raw", "--json",
         "--verify-boot", "--boot-timeout", str(BOOT_TIMEOUT),
         "--boot-on", f"ssh://root@127.0.0.1:{port}", "--boot-ssh", boot_ssh(xen.a),
         timeout=BOOT_TIMEOUT + 1200))
-    assert LOGIN.strip() in result["boot"]["evidence"]
+    evidence = result["boot"]["evidence"]
+    assert USERSPACE.search(evidence), evidence
     assert {v: sha256(p) for v, p in guest.disks.items()} == source_hashes("a")
     assert not [d for d in xen.a.domains() if "xenshift-boot" in d]
     shutil.rmtree(out)
