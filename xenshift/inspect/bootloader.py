@@ -16,6 +16,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Literal
 
+from xenshift.inspect.digits import small_int
 from xenshift.inspect.cmdline import KernelCmdline, split_cmdline
 from xenshift.inspect.files import GuestFiles, find_program, read_text
 from xenshift.inspect.shellvars import parse_shell_vars, shell_values
@@ -222,7 +223,7 @@ def parse_menu_lst(text: str, file: str = "menu.lst") -> ParsedConfig:
         elif key == "initrd" and title is not None:
             initrd = _path(rest.split()[0]) if rest else None
     flush()
-    index = int(default) if default and default.isdigit() else 0
+    index = small_int(default or "") or 0
     return ParsedConfig(tuple(entries), default,
                         index if index < len(entries) else None)
 

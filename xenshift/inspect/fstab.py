@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from xenshift.inspect.digits import small_int
 from xenshift.inspect.bootloader import BootloaderFacts
 from xenshift.inspect.files import GuestFiles, read_text
 
@@ -132,7 +133,8 @@ def parse_crypttab(text: str) -> list[CrypttabEntry]:
 
 
 def _int(text: str) -> int:
-    return int(text) if text.isdigit() else 0
+    # dump and pass are small numbers; libmount reads an overflowing one as none.
+    return small_int(text) or 0
 
 
 def gather_storage(files: GuestFiles, bootloader: BootloaderFacts) -> StorageRefs:

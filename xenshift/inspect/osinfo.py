@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from xenshift.inspect.digits import small_int
 from xenshift.inspect.files import GuestFiles, read_text
 from xenshift.inspect.kernels import Package
 from xenshift.inspect.shellvars import shell_values
@@ -53,10 +54,10 @@ def parse_suse_release(text: str) -> tuple[str | None, int | None, int | None]:
     lines = text.splitlines()
     values = {k.strip(): v.strip() for k, _, v in (l.partition("=") for l in lines[1:]) if v}
     version = values.get("VERSION", "")
-    major = int(version) if version.isdigit() else None
+    major = small_int(version)
     patch = values.get("PATCHLEVEL", "")
     return (lines[0].strip() if lines else None, major,
-            int(patch) if patch.isdigit() else None)
+            small_int(patch))
 
 
 def parse_dpkg_status(text: str) -> list[Package]:
@@ -82,8 +83,8 @@ def tree_os_facts(files: GuestFiles) -> OsFacts:
     if release:
         name = release.get("PRETTY_NAME") or release.get("NAME")
         parts = release.get("VERSION_ID", "").split(".")
-        major = int(parts[0]) if parts[0].isdigit() else None
-        minor = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        major = small_int(parts[0])
+        minor = small_int(parts[1]) if len(parts) > 1 else None
     elif (suse := read_text(files, "/etc/SuSE-release")) is not None:
         name, major, minor = parse_suse_release(suse)
         release = {"ID": "sles" if "Enterprise" in (name or "") else "opensuse"}

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Literal
 
+from xenshift.inspect.digits import small_int
 from xenshift.inspect.facts import GuestFacts
 from xenshift.inspect.kernels import Kernel, regular_kernel_package
 
@@ -65,7 +66,9 @@ def _examples(items: list[str]) -> str:
 
 
 def _version_key(kernel: Kernel) -> list:
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", kernel.version)]
+    # Digit runs sort as numbers; one too long to be a version part sorts last.
+    return [p if not p.isdigit() else (n if (n := small_int(p)) is not None else 10 ** 18)
+            for p in re.split(r"(\d+)", kernel.version)]
 
 
 def choose_kernel(facts: GuestFacts, target: Target) -> Kernel | None:
