@@ -140,7 +140,7 @@ class GuestSession:
         try:
             if self.mounts is None:
                 self.root = self._find_root()
-                self._mount(g.inspect_get_mountpoints(self.root))
+                self._mount(self._mountpoints())
             else:
                 self._mount({mp: self.appliance_device(dev) for mp, dev in self.mounts.items()})
         except BaseException:
@@ -193,6 +193,20 @@ class GuestSession:
             raise NoOperatingSystemError("no operating system found on the disks",
                                          self._describe())
         return roots[0]
+
+    def _mountpoints(self) -> dict[str, str]:
+        """The root's fstab as appliance devices.
+
+        libguestfs names fstab's Xen devices by disk letter and partition
+        number, which a partition vdev defeats: ``/dev/xvda1`` given as a
+        whole disk becomes a ``/dev/sda1`` that does not exist, and a vdev
+        after it (``xvdb`` as the third disk) keeps its Xen name.  The root
+        is the one inspection found; the rest map by the config's vdevs.
+        """
+        mounts = {mp: self.appliance_device(dev)
+                  for mp, dev in self.handle.inspect_get_mountpoints(self.root).items()}
+        mounts["/"] = self.root
+        return mounts
 
     def _windows_file_system(self) -> str | None:
         """A file system holding a Windows directory libguestfs did not inspect.
@@ -268,7 +282,7 @@ class GuestSession:
         def text(value: str) -> str | None:
             return None if value in ("", "unknown") else value
 
-        mounts = g.inspect_get_mountpoints(root)
+        mounts = self._mountpoints()
         return OsFacts(
             g.inspect_get_type(root), text(g.inspect_get_distro(root)),
             _pretty_name(self.files) or text(g.inspect_get_product_name(root)),

@@ -160,6 +160,20 @@ def test_guest_families_convert_and_boot(pv_guest, source_hashes, tmp_path, shap
     assert {v: sha256(p) for v, p in guest.disks.items()} == source_hashes(shape)
 
 
+def test_ec2_layout_root_partition_is_rebuilt_whole_and_boots(pv_guest, source_hashes,
+                                                               tmp_path):
+    """Shape i: the root file system as the partition vdev xvda1 beside swap
+    on xvda3 and a data disk xvdb, booted by PV GRUB.  xen2hvm rebuilds the
+    root as a partitioned whole disk, boots it first from IDE, and the
+    guest comes up with its other disks."""
+    guest = pv_guest("i")
+    result = converted(command("xen2hvm", str(guest.config), "-o", str(tmp_path / "out"),
+                               "--verify-boot", "--boot-timeout", BOOT_TIMEOUT, "--json"))
+    assert any("rebuilt as a partitioned whole disk (hda)" in c["reason"]
+               for c in result["report"]["changes"] if c["subject"] == "disk xvda1")
+    assert {v: sha256(p) for v, p in guest.disks.items()} == source_hashes("i")
+
+
 def _info(image: Path) -> dict:
     return json.loads(subprocess.run(["qemu-img", "info", "--output=json", "-U", str(image)],
                                      capture_output=True, text=True, check=True).stdout)
