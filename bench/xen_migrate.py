@@ -31,6 +31,7 @@ Run as root: .venv/bin/python bench/xen_migrate.py [--kind pv|hvm] [--dirty MIB_
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -72,6 +73,7 @@ class Result:
     total_s: float
     downtime_s: float
     wire_bytes: int
+    phases: str = ""  # xen-migrate's own account of its downtime
 
 
 def link_bytes(host: XenHost) -> int:
@@ -100,7 +102,7 @@ def migrate(pair, engine: str, guest: CounterGuest, certs_dir: Path) -> Result:
                            f"--listen {b.addr}:{PORT} {security}")
         time.sleep(5)
         extensions = EXTENSIONS if "+ext" in engine else ""
-        command = (f"xen-migrate --backend xen {extensions} {guest.name} {b.addr}:{PORT} "
+        command = (f"xen-migrate --json --backend xen {extensions} {guest.name} {b.addr}:{PORT} "
                    f"{security.replace('server', 'client')}")
     elif engine == "xl migrate (ssh)":
         receiver = None
@@ -119,9 +121,20 @@ def migrate(pair, engine: str, guest: CounterGuest, certs_dir: Path) -> Result:
     if out.returncode:
         raise SystemExit(f"{engine}: {out.stdout}{out.stderr}")
     running.wait_tick(b, console(a, guest.name).last.n + 5 / TICK_S)
-    result = Result(engine, guest.name, total, downtime(a, b, guest.name), link_bytes(a) - sent)
+    result = Result(engine, guest.name, total, downtime(a, b, guest.name), link_bytes(a) - sent,
+                    _phases(out.stdout))
     b.xl("destroy", guest.name)
     return result
+
+
+def _phases(json_lines: str) -> str:
+    """The downtime's parts from xen-migrate's ``done`` event, if any."""
+    for line in json_lines.splitlines():
+        event = json.loads(line) if line.startswith("{") else {}
+        if event.get("event") == "done" and event.get("downtime_phases"):
+            return ", ".join(f"{k.removesuffix('_ms')} {v:.0f}"
+                             for k, v in event["downtime_phases"].items()) + " ms"
+    return ""
 
 
 def main() -> None:
@@ -150,7 +163,7 @@ def main() -> None:
         print(f"{'guest':9} {'engine':23} {'total s':>8} {'downtime s':>10} {'MiB sent':>9}")
         for label, r in results:
             print(f"{label:9} {r.engine:23} {r.total_s:8.1f} {r.downtime_s:10.2f} "
-                  f"{r.wire_bytes / 2**20:9.1f}")
+                  f"{r.wire_bytes / 2**20:9.1f}  {r.phases}")
         for label, _ in guests:
             run = {r.engine: r for g, r in results if g == label}
             for engine, baseline in BASELINE.items():

@@ -445,6 +445,10 @@ def test_migration_with_extensions_arrives_in_xl_as_a_plain_stream(tmp_path):
     fake, src_tools, dest, summary, received = _migrate_into_xen(
         tmp_path, compress="zstd", zero_pages=True)
     assert summary.extensions["compress"] == "zstd" and received["summary"].domain == "guest"
+    # The downtime's parts are consecutive and make up the whole of it.
+    phases = summary.downtime_phases
+    parts = (phases.suspend_ms, phases.last_round_ms, phases.destination_ms, phases.handover_ms)
+    assert min(parts) >= 0 and sum(parts) == pytest.approx(summary.downtime_ms, abs=0.01)
     _verify_with_xen(dest.out)
     sink = Memory()
     read_stream(ExactReader(io.BytesIO(dest.out.read_bytes())), sink, Format.XL)

@@ -29,6 +29,7 @@ class PrecopyResult:
     final_pages: int
     suspended_at: float
     stop_reason: str
+    suspend_seconds: float = 0.0  # how long the domain took to suspend
 
 
 class Precopy:
@@ -93,6 +94,7 @@ class Precopy:
                     throttle = answer.throttle
         suspended_at = time.monotonic()
         src.suspend()
+        suspend_seconds = time.monotonic() - suspended_at
         if self.policy is not None:
             final = ffi.new("uint64_t[]", self.words)
             src.clean_dirty(final, final=True)
@@ -107,4 +109,4 @@ class Precopy:
             lib.xs_bitmap_fill(dirty, src.pages)
             self._send_bitmap(dirty, verify=True)
         self.outlet.control(writer.epilogue(src.state().tail))
-        return PrecopyResult(history, final_pages, suspended_at, reason)
+        return PrecopyResult(history, final_pages, suspended_at, reason, suspend_seconds)

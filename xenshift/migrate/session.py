@@ -31,7 +31,7 @@ from xenshift.migrate.precopy import Precopy, PrecopyResult
 from xenshift.migrate.restore import DomainBuilder, FramedInlet
 from xenshift.migrate.stream.framing import ExactReader
 from xenshift.migrate.stream.reader import Format, StreamContents, read_stream
-from xenshift.migrate.telemetry import Summary, Telemetry
+from xenshift.migrate.telemetry import DowntimePhases, Summary, Telemetry
 from xenshift.migrate.transport import Connection, RateLimiter
 
 
@@ -86,6 +86,7 @@ def migrate(source: SourceDomain, open_control: OpenControl, open_data: OpenData
             pre.send_prologue()
             result = pre.run()
             outlet.close()
+            stream_ended = time.monotonic()
             checks = _verify(source, conn) if options.verify else None
             # xl renames its source once the destination is READY; the
             # rename (an xl command on Xen, some hundred ms) runs here while
@@ -93,6 +94,7 @@ def migrate(source: SourceDomain, open_control: OpenControl, open_data: OpenData
             renaming = stack.enter_context(ThreadPoolExecutor(1)).submit(
                 source.rename, name + MIGRATEDAWAY_SUFFIX)
             handover.expect(conn, handover.READY, "the destination's READY")
+            ready = time.monotonic()
             renaming.result()
             lease.keep()
             handed_over = True
@@ -102,6 +104,7 @@ def migrate(source: SourceDomain, open_control: OpenControl, open_data: OpenData
             # ends here, before the source's memory is freed.
             ended = time.monotonic()
             downtime = ended - result.suspended_at
+            phases = _phases(result, stream_ended, ready, ended)
             if status != 0:
                 handed_over = False
                 handover.expect(conn, handover.PERMISSION, "the destination's go-back")
@@ -123,10 +126,18 @@ def migrate(source: SourceDomain, open_control: OpenControl, open_data: OpenData
         source.destroy()
     summary = _summary(name, result, outlet.wire_bytes, ended - started, options.policy.name)
     summary.downtime_ms = round(downtime * 1000, 3)
+    summary.downtime_phases = phases
     if checks is not None:
         summary.source_checksum, summary.dest_checksum, summary.verify_ms = checks
     summary.extensions = {k: v for k, v in vars(options.extensions()).items() if k != "token"}
     return summary
+
+
+def _phases(result: PrecopyResult, stream_ended: float, ready: float,
+            ended: float) -> DowntimePhases:
+    suspended = result.suspended_at + result.suspend_seconds
+    return DowntimePhases(*(round(seconds * 1000, 3) for seconds in (
+        result.suspend_seconds, stream_ended - suspended, ready - stream_ended, ended - ready)))
 
 
 def _verify(source: SourceDomain, conn: Connection) -> tuple[str, str, float]:

@@ -20,6 +20,21 @@ from xenshift.migrate.units import format_bytes
 from xenshift.native import PAGE_SIZE
 
 
+@dataclass(frozen=True)
+class DowntimePhases:
+    """Where a live migration's downtime went, in ms, as the source saw it."""
+
+    suspend_ms: float  # asking the guest to suspend until it had
+    last_round_ms: float  # the last dirty pages and the stream's tail, sent
+    destination_ms: float  # the stream's end until the copy was ready there
+    handover_ms: float  # the permission to unpause until the copy ran
+
+    def describe(self) -> str:
+        """One line for the progress output."""
+        return (f"suspend {self.suspend_ms:.0f}, last round {self.last_round_ms:.0f}, "
+                f"destination {self.destination_ms:.0f}, hand-over {self.handover_ms:.0f} ms")
+
+
 @dataclass
 class Summary:
     """The final statistics of a migration, save or restore."""
@@ -30,6 +45,7 @@ class Summary:
     wire_bytes: int = 0
     total_seconds: float = 0.0
     downtime_ms: float | None = None
+    downtime_phases: DowntimePhases | None = None
     policy: str = ""
     stop_reason: str = ""
     source_checksum: str | None = None
@@ -100,6 +116,8 @@ class Telemetry:
                 hashing = ("" if summary.verify_ms is None else
                            f", {summary.verify_ms:.0f} ms of it hashing memory for --verify")
                 self.bar_out.write(f"downtime {summary.downtime_ms:.1f} ms{hashing}\n")
+            if summary.downtime_phases is not None:
+                self.bar_out.write(f"  {summary.downtime_phases.describe()}\n")
             if summary.source_checksum:
                 self.bar_out.write(f"source checksum {summary.source_checksum}\n"
                                    f"dest checksum   {summary.dest_checksum}\n")
