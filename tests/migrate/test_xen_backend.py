@@ -802,3 +802,23 @@ def test_hvm_guest_with_pv_drivers_is_asked_to_suspend_through_xenstore():
     xen.XenBackend(ffi, fake, tools).open_source("guest").suspend()
     assert ("xenstore", f"/local/domain/{DOMID}/control/shutdown", "suspend") in tools.calls
     assert not [c for c in fake.calls if c[0] == "shutdown"]
+
+
+def test_the_suspend_request_goes_through_libxenstore_not_a_process(monkeypatch):
+    """Given the binding, a xenstore write is a library call: no
+    xenstore-write process inside the suspend's downtime."""
+    class XenstoreLib:
+        def __init__(self, rc):
+            self.rc, self.writes = rc, []
+
+        def xs_xenstore_write(self, path, value):
+            self.writes.append((path, value))
+            return self.rc
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail(f"ran {a}"))
+    lib = XenstoreLib(0)
+    xen_host.Toolstack(ffi, lib).xenstore_write("/local/domain/7/control/shutdown", "suspend")
+    assert lib.writes == [(b"/local/domain/7/control/shutdown", b"suspend")]
+    with pytest.raises(BackendError, match="xenstore write of /local/domain/7/control/shutdown"):
+        xen_host.Toolstack(ffi, XenstoreLib(-1)).xenstore_write(
+            "/local/domain/7/control/shutdown", "suspend")

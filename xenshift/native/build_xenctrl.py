@@ -1,7 +1,8 @@
 """cffi (API mode) builder for ``xenshift.native._xenctrl``.
 
 Compiled against Debian's libxen-dev 4.17 headers and linked with
-libxenctrl, libxenguest (xc_domain_resume) and libxenforeignmemory; setup.py only lists it where
+libxenctrl, libxenguest (xc_domain_resume), libxenforeignmemory and
+libxenstore (the suspend request); setup.py only lists it where
 ``/usr/include/xenctrl.h`` exists.
 """
 
@@ -27,7 +28,7 @@ ffibuilder.set_source(
     '#include "xenctrl_shim.h"\n',
     sources=[str(REL / "xenctrl_shim.c")],
     include_dirs=[str(REL)],
-    libraries=["xenctrl", "xenguest", "xenforeignmemory"],
+    libraries=["xenctrl", "xenguest", "xenforeignmemory", "xenstore"],
     # Xen's public headers use anonymous unions, a GNU extension.
     extra_compile_args=["-std=gnu99", "-O2", "-Wall"],
 )

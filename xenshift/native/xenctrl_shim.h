@@ -72,6 +72,8 @@ struct xs_xen_dominfo {
 };
 
 int xs_xen_version(xc_interface *xch, uint32_t *major, uint32_t *minor);
+/* Write `value` at `path` in xenstore; 0, or -1 with errno set. */
+int xs_xenstore_write(const char *path, const char *value);
 int xs_xen_dominfo(xc_interface *xch, uint32_t first,
                    struct xs_xen_dominfo *out, unsigned int max);
 /* Entry sizes of the serialised policy (xen_cpuid_leaf_t, xen_msr_entry_t),

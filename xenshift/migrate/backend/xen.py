@@ -62,7 +62,7 @@ class XenBackend(Backend):
             raise NotXenHostError("cannot open libxenctrl/libxenforeignmemory: "
                                   "is this a Xen host, and are you root?")
         self.h = Handles(ffi, lib, xch, fmem)
-        self.toolstack = toolstack or Toolstack()
+        self.toolstack = toolstack or Toolstack(ffi, lib)
 
     def list_domains(self) -> list[DomainInfo]:
         ffi, lib = self.h.ffi, self.h.lib

@@ -8,6 +8,7 @@ and not each other.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -36,7 +37,15 @@ def dominfo(h: Handles, domid: int):
 
 
 class Toolstack:
-    """The xl and xenstore commands the backend needs besides libxenctrl."""
+    """The xl and xenstore commands the backend needs besides libxenctrl.
+
+    Given the binding (``lib``), xenstore writes go through libxenstore:
+    the suspend request is one, and a process started for it would be
+    part of the guest's downtime.
+    """
+
+    def __init__(self, ffi: Any = None, lib: Any = None):
+        self._ffi, self._lib = ffi, lib
 
     def run(self, *args: str) -> str:
         """``xl ARGS``' output, or BackendError."""
@@ -75,7 +84,11 @@ class Toolstack:
             return None
 
     def xenstore_write(self, path: str, value: str) -> None:
-        self._command("xenstore-write", path, value)
+        if self._lib is None:
+            self._command("xenstore-write", path, value)
+        elif self._lib.xs_xenstore_write(path.encode(), value.encode()) < 0:
+            raise BackendError(f"xenstore write of {path}: "
+                               f"{os.strerror(self._ffi.errno) or 'failed'}")
 
     def domid(self, name: str) -> int:
         try:
