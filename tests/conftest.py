@@ -60,3 +60,38 @@ def guest_session(pv_guest):
     yield get
     for session in sessions.values():
         session.close()
+
+
+@pytest.fixture
+def record_boot(request):
+    """``record_boot(shape, target)``: this test boots fixture ``shape``
+    converted for ``target`` (``fixtures.shapes_table.TARGETS``); its
+    outcome goes into the README's table of guest shapes."""
+    from fixtures.shapes_table import TARGETS
+
+    def record(shape: str, target: str) -> None:
+        assert target in TARGETS, target
+        request.node.user_properties.append(("boots", (shape, target)))
+
+    return record
+
+
+_BOOTS: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Keep the outcome of each test that recorded a boot."""
+    if report.when == "call":
+        for key, value in report.user_properties:
+            if key == "boots":
+                _BOOTS[tuple(value)] = (report.outcome, report.nodeid)
+
+
+def pytest_sessionfinish(session):
+    """Merge this run's boot outcomes into the guest-shape results."""
+    if _BOOTS:
+        from fixtures import shapes_table
+
+        commit, date = shapes_table.current_commit(), shapes_table.today()
+        shapes_table.record({key: shapes_table.Outcome(outcome, test, commit, date)
+                             for key, (outcome, test) in _BOOTS.items()})

@@ -73,8 +73,9 @@ def changed_subjects(result: dict) -> set[str]:
     return {c["subject"] for c in result["report"]["changes"] if c["kind"] == "changed"}
 
 
-def test_a_to_kvm_boots_on_virtio_and_is_defined(pv_guest, source_hashes, tmp_path,
+def test_a_to_kvm_boots_on_virtio_and_is_defined(pv_guest, source_hashes, tmp_path, record_boot,
                                                  libvirtd):  # noqa: F811
+    record_boot("a", "kvm")
     name = unique_name("pv-a")
     config = renamed_config(pv_guest, "a", tmp_path, name)
     out = tmp_path / "out"
@@ -96,8 +97,9 @@ def test_a_to_kvm_boots_on_virtio_and_is_defined(pv_guest, source_hashes, tmp_pa
     assert {v: sha256(p) for v, p in pv_guest("a").disks.items()} == source_hashes("a")
 
 
-def test_a_to_hvm_in_place_boots_on_ide(pv_guest, source_hashes, tmp_path):
+def test_a_to_hvm_in_place_boots_on_ide(pv_guest, source_hashes, tmp_path, record_boot):
     """In place, on copies of the fixture's disks: backups first, kept after."""
+    record_boot("a", "hvm")
     guest = pv_guest("a")
     text = guest.config.read_text()
     for vdev, path in guest.disks.items():
@@ -122,7 +124,9 @@ def test_a_to_hvm_in_place_boots_on_ide(pv_guest, source_hashes, tmp_path):
 
 
 @pytest.mark.parametrize("shape, option", [("b", "-of raw"), ("c", "--overlay")])
-def test_other_shapes_to_kvm_boot(pv_guest, source_hashes, tmp_path, shape, option):
+def test_other_shapes_to_kvm_boot(pv_guest, source_hashes, tmp_path, shape, option,
+                                  record_boot):
+    record_boot(shape, "kvm")
     out = tmp_path / "out"
     guest = pv_guest(shape)
     result = converted(command("xen2kvm", str(guest.config), "-o", str(out), *option.split(),
@@ -142,9 +146,11 @@ def test_other_shapes_to_kvm_boot(pv_guest, source_hashes, tmp_path, shape, opti
 
 
 @pytest.mark.parametrize("shape, tool", [("d", "xen2kvm"), ("f", "xen2hvm")])
-def test_guest_families_convert_and_boot(pv_guest, source_hashes, tmp_path, shape, tool):
+def test_guest_families_convert_and_boot(pv_guest, source_hashes, tmp_path, shape, tool,
+                                         record_boot):
     """Debian 11 to KVM; a dracut guest whose drivers+= list is exclusive to
     HVM, from IDE: its initrd must gain the whole emulated disk path."""
+    record_boot(shape, "kvm" if tool == "xen2kvm" else "hvm")
     guest = pv_guest(shape)
     result = converted(command(tool, str(guest.config), "-o", str(tmp_path / "out"),
                                "--verify-boot", "--boot-timeout", BOOT_TIMEOUT, "--json"))
@@ -161,11 +167,12 @@ def test_guest_families_convert_and_boot(pv_guest, source_hashes, tmp_path, shap
 
 
 def test_ec2_layout_root_partition_is_rebuilt_whole_and_boots(pv_guest, source_hashes,
-                                                               tmp_path):
+                                                               tmp_path, record_boot):
     """Shape i: the root file system as the partition vdev xvda1 beside swap
     on xvda3 and a data disk xvdb, booted by PV GRUB.  xen2hvm rebuilds the
     root as a partitioned whole disk, boots it first from IDE, and the
     guest comes up with its other disks."""
+    record_boot("i", "hvm")
     guest = pv_guest("i")
     result = converted(command("xen2hvm", str(guest.config), "-o", str(tmp_path / "out"),
                                "--verify-boot", "--boot-timeout", BOOT_TIMEOUT, "--json"))
