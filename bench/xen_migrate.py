@@ -98,7 +98,7 @@ def migrate(pair, engine: str, guest: CounterGuest, certs_dir: Path) -> Result:
         tls = " ".join(f"--tls-{k} {certs_dir}/{f}" for k, f in
                        (("cert", "server.pem"), ("key", "server.key"), ("ca", "ca.pem")))
         security = "--insecure" if "plain" in engine else tls
-        receiver = b.popen(f"xen-migrate --receive --backend xen --timeout 600 "
+        receiver = b.popen(f"xen-migrate --receive --json --backend xen --timeout 600 "
                            f"--listen {b.addr}:{PORT} {security}")
         time.sleep(5)
         extensions = EXTENSIONS if "+ext" in engine else ""
@@ -116,25 +116,31 @@ def migrate(pair, engine: str, guest: CounterGuest, certs_dir: Path) -> Result:
     started = time.monotonic()
     out = a.run(command, timeout=1200, check=False)
     total = time.monotonic() - started
+    received = ""
     if receiver:
-        receiver.wait(timeout=120)
+        received, _ = receiver.communicate(timeout=120)
     if out.returncode:
         raise SystemExit(f"{engine}: {out.stdout}{out.stderr}")
     running.wait_tick(b, console(a, guest.name).last.n + 5 / TICK_S)
     result = Result(engine, guest.name, total, downtime(a, b, guest.name), link_bytes(a) - sent,
-                    _phases(out.stdout))
+                    _phases(out.stdout, received))
     b.xl("destroy", guest.name)
     return result
 
 
-def _phases(json_lines: str) -> str:
-    """The downtime's parts from xen-migrate's ``done`` event, if any."""
-    for line in json_lines.splitlines():
-        event = json.loads(line) if line.startswith("{") else {}
-        if event.get("event") == "done" and event.get("downtime_phases"):
-            return ", ".join(f"{k.removesuffix('_ms')} {v:.0f}"
-                             for k, v in event["downtime_phases"].items()) + " ms"
-    return ""
+def _phases(sent: str, received: str) -> str:
+    """The downtime's parts from xen-migrate's ``done`` event and, from the
+    receiver's ``received`` event, how much of the destination's part xl
+    took to finish its build after the stream's end."""
+    events = {e.get("event"): e for e in (json.loads(line) for line in
+                                          (sent + received).splitlines()
+                                          if line.startswith("{"))}
+    parts = (events.get("done") or {}).get("downtime_phases") or {}
+    text = ", ".join(f"{k.removesuffix('_ms')} {v:.0f}" for k, v in parts.items())
+    restore = (events.get("received") or {}).get("restore_ms")
+    if restore is not None:
+        text += f" (xl's build on B {restore:.0f})"
+    return text + " ms" if text else ""
 
 
 def main() -> None:

@@ -171,7 +171,8 @@ def _receive(args, listen, stdio, tls, insecure, backend, paused, json_out, time
     tel.emit("received", **vars(summary))
     if not json_out:
         click.echo(f"received {summary.domain}: {summary.pages} pages in "
-                   f"{summary.total_seconds:.2f} s", err=True)
+                   f"{summary.total_seconds:.2f} s (its state applied in "
+                   f"{summary.restore_ms:.0f} ms after the stream's end)", err=True)
 
 
 def _serve(listener, backend, paused, tel, timeout):

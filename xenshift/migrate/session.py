@@ -210,7 +210,9 @@ def receive(conn: Connection, backend: Backend, accept_data: AcceptData | None,
         else:
             contents = read_stream(reader, builder, Format.XL, xl_magic=first)
         dest = builder.dest
+        restoring = time.monotonic()
         dest.restore_state(DomainState(contents.policy, contents.tail))
+        restore_ms = round((time.monotonic() - restoring) * 1000, 3)
         if options.verify:
             ext.send_checksum(conn, dest.checksum())
         conn.send(handover.READY)
@@ -233,7 +235,7 @@ def receive(conn: Connection, backend: Backend, accept_data: AcceptData | None,
         if not committed:
             builder.discard()
     return Summary(domain=builder.name, pages=contents.pages,
-                   total_seconds=round(time.monotonic() - started, 6))
+                   total_seconds=round(time.monotonic() - started, 6), restore_ms=restore_ms)
 
 
 def save(source: SourceDomain, path: Path, telemetry: Telemetry, debug: bool = False) -> Summary:
@@ -264,7 +266,9 @@ def restore(path: Path, backend: Backend, paused: bool = False) -> Summary:
             if f.read(1):
                 raise StreamFormatError("data after the stream's END", reader.offset, str(path))
         dest = builder.dest
+        restoring = time.monotonic()
         dest.restore_state(DomainState(contents.policy, contents.tail))
+        restore_ms = round((time.monotonic() - restoring) * 1000, 3)
         dest.rename(builder.name)
         if not paused:
             dest.unpause()

@@ -46,6 +46,9 @@ class Summary:
     total_seconds: float = 0.0
     downtime_ms: float | None = None
     downtime_phases: DowntimePhases | None = None
+    # Destination: the domain's state applied once the stream's end was in
+    # (a Xen destination: xl finishing its build, until its READY).
+    restore_ms: float | None = None
     policy: str = ""
     stop_reason: str = ""
     source_checksum: str | None = None
