@@ -68,14 +68,8 @@ def test_xen2hvm_result_boots_on_xen(xen, pv_guest, source_hashes, target,  # no
     port = xen.a.ssh_port
     # Raw output: pygrub reads a qcow2 disk only through dom0's qdisk
     # backend, which these hosts do not run.
-    # An HVM result's disks go on AHCI (xen2hvm --hdtype ahci): SeaBIOS
-    # moves an AHCI disk's sectors by DMA, where its IDE path is port I/O,
-    # each word a trip from the nested guest through Xen to the device
-    # model in dom0 (GRUB then needs 9 minutes for a kernel and initrd).
-    controller = ["--hdtype", "ahci"] if target == "hvm" else []
     result = converted(command(
-        "xen2hvm", str(config), "--to", target, *controller, "-o", str(out), "-of", "raw",
-        "--json",
+        "xen2hvm", str(config), "--to", target, "-o", str(out), "-of", "raw", "--json",
         "--verify-boot", "--boot-timeout", str(BOOT_TIMEOUT),
         "--boot-on", f"ssh://root@127.0.0.1:{port}", "--boot-ssh", boot_ssh(xen.a),
         timeout=BOOT_TIMEOUT + 1200))
