@@ -45,7 +45,6 @@ APPLIANCE = "appliance"
 # once, and a worker's death is counted by the scheduler
 # (distributed.scheduler.allowed-failures), not here.
 RETRIES = 2
-CONNECT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -85,29 +84,38 @@ def _placement_of(guest: GuestJob) -> _Placement:
     return _Placement(guest.placement.hosts, tuple(sorted(resources.items())))
 
 
-def _check_placement(address: str, workers: dict, groups: dict[_Placement, list]) -> None:
-    """Refuse a job some guests of which no connected worker can take: the
-    scheduler would hold them forever."""
+def _restrictions(address: str, workers: dict, placement: _Placement) -> list[str] | None:
+    """Dask's ``workers=`` for a group: each host named by the job is a
+    worker's name (its address now) or a worker's host name."""
     from xenshift.batch.runner import BatchError
 
-    known = {str(w.get("name")) for w in workers.values()} | \
-        {w.get("host") for w in workers.values()}
-    for placement in groups:
-        missing = [h for h in placement.workers if h not in known]
-        if missing:
-            raise BatchError(f"{address}: no worker named {', '.join(missing)} is "
-                             f"connected (workers: {', '.join(sorted(map(str, known)))})")
-        able = [w for w in workers.values()
-                if (not placement.workers or str(w.get("name")) in placement.workers
-                    or w.get("host") in placement.workers)
-                and all(w.get("resources", {}).get(r, 0) >= n
-                        for r, n in placement.resources)]
-        if not able:
-            wanted = ", ".join(f"{r}={n}" for r, n in placement.resources)
-            where = f" among {', '.join(placement.workers)}" if placement.workers else ""
-            raise BatchError(f"{address}: no worker{where} offers the resources "
-                             f"{wanted} (start workers with `xen-batch worker` or "
-                             f"`dask worker --resources {wanted}`)")
+    if not placement.workers:
+        return None
+    by_name = {str(w.get("name")): a for a, w in workers.items()}
+    hosts = {w.get("host") for w in workers.values()}
+    missing = [h for h in placement.workers if h not in by_name and h not in hosts]
+    if missing:
+        known = sorted(set(by_name) | {str(h) for h in hosts})
+        raise BatchError(f"{address}: no worker named {', '.join(missing)} is "
+                         f"connected (workers: {', '.join(known)})")
+    return [by_name.get(h, h) for h in placement.workers]
+
+
+def _check_resources(address: str, workers: dict, placement: _Placement,
+                     restrictions: list[str] | None) -> None:
+    """Refuse a group no connected worker can take: the scheduler would
+    hold it forever."""
+    from xenshift.batch.runner import BatchError
+
+    able = [w for a, w in workers.items()
+            if (restrictions is None or a in restrictions or w.get("host") in restrictions)
+            and all(w.get("resources", {}).get(r, 0) >= n for r, n in placement.resources)]
+    if not able:
+        wanted = ", ".join(f"{r}={n}" for r, n in placement.resources)
+        where = f" among {', '.join(placement.workers)}" if placement.workers else ""
+        raise BatchError(f"{address}: no worker{where} offers the resources "
+                         f"{wanted} (start workers with `xen-batch worker` or "
+                         f"`dask worker --resources {wanted}`)")
 
 
 def _failure(future) -> str:
@@ -125,14 +133,19 @@ def execute_on_cluster(address: str, runner: "Runner", journal: Journal,
     from xenshift.batch.runner import BatchError
 
     try:
-        client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+        # How long to try: Dask's distributed.comm.timeouts.connect.
+        client = Client(address, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as err:
         raise BatchError(f"{address}: cannot reach the Dask scheduler ({err})") from None
     with client:
         groups: dict[_Placement, list[GuestRow]] = {}
         for row in todo:
             groups.setdefault(_placement_of(guests[row.key]), []).append(row)
-        _check_placement(address, client.scheduler_info()["workers"], groups)
+        workers = client.scheduler_info()["workers"]
+        restrictions = {}
+        for placement in groups:
+            restrictions[placement] = _restrictions(address, workers, placement)
+            _check_resources(address, workers, placement, restrictions[placement])
         journal.start_many([row.key for row in todo])
         attempts = {r.key: r.attempts for r in journal.rows()}
         rows = {}
@@ -141,7 +154,7 @@ def execute_on_cluster(address: str, runner: "Runner", journal: Journal,
                      for r in members]
             keys = [f"xen-batch-{r.name}-{uuid.uuid4().hex}" for r in members]
             futures = client.map(convert_on_worker, tasks, key=keys, pure=False,
-                                 retries=RETRIES, workers=list(placement.workers) or None,
+                                 retries=RETRIES, workers=restrictions[placement],
                                  resources=dict(placement.resources) or None,
                                  allow_other_workers=False)
             rows.update(zip(futures, members))
