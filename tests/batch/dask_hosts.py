@@ -16,10 +16,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.migrate.hosts import wait_for
 
 BIN = Path(sys.executable).parent
 DASK = str(BIN / "dask")
@@ -37,39 +38,6 @@ def _free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.2) -> bool:
-    """Poll ``predicate`` until it holds (True) or ``timeout`` passes (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
-def descendants(pid: int) -> dict[int, str]:
-    """Every live process under ``pid``, with its command name."""
-    children: dict[int, list[int]] = {}
-    names: dict[int, str] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        child = int(text.split(" ", 1)[0])
-        fields = text.rsplit(")", 1)[1].split()
-        if fields[0] == "Z":
-            continue
-        names[child] = text[text.index("(") + 1:text.rindex(")")]
-        children.setdefault(int(fields[1]), []).append(child)
-    found, todo = {}, [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            todo.append(child)
-            found[child] = names.get(child, "")
-    return found
 
 
 @dataclass
@@ -134,7 +102,7 @@ class Cluster:
             cmd = [DASK, "worker", self.address, "--resources", "appliance=1",
                    "--host", "127.0.0.1", *common]
         proc = self._spawn(name, cmd)
-        assert wait_for(lambda: name in self.workers(), 60), self.log(name)
+        assert wait_for(lambda: name in self.workers(), 60, 0.2), self.log(name)
         return proc
 
     def client(self):
@@ -149,11 +117,16 @@ class Cluster:
         info = self.client().scheduler_info()["workers"]
         return {str(w["name"]): address for address, w in info.items()}
 
-    def processing(self) -> dict[str, list[str]]:
-        """Worker name → keys of the tasks it is running."""
+    def executing(self) -> dict[str, list[str]]:
+        """Worker name → keys of the tasks it is running (not those the
+        scheduler gave it to run once it has the resources)."""
+        def keys(dask_worker) -> list[str]:
+            return [str(ts.key) for ts in dask_worker.state.executing]
+
         names = {address: name for name, address in self.workers().items()}
-        return {names.get(address, address): list(keys)
-                for address, keys in self.client().processing().items()}
+        answers = self.client().run(keys, on_error="return")
+        return {names.get(address, address): found for address, found in answers.items()
+                if isinstance(found, list)}
 
     def kill(self, name: str) -> None:
         """``kill -9`` of one process (a worker, or the scheduler)."""
@@ -168,22 +141,20 @@ class Cluster:
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
 
-    def close(self) -> list[str]:
-        """Stop everything; the processes that had to be killed by force."""
-        forced = []
+    def close(self) -> None:
+        """Stop everything: the scheduler shuts its workers down, and what
+        is left after a bounded wait is killed."""
         if self._client is not None:
-            self._client.close()
-        for name, proc in list(self.procs.items()):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for name, proc in list(self.procs.items()):
+            try:
+                self._client.shutdown()
+            except Exception:  # noqa: BLE001 - it may be down already
+                self._client.close()
+        for proc in self.procs.values():
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                forced.append(name)
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=20)
         self.procs.clear()
         _sh("ip", "link", "del", self.veth + "a", check=False)
         _sh("ip", "netns", "del", self.ns, check=False)
-        return forced

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.batch.dask_hosts import Cluster, descendants, wait_for
-from tests.batch.test_runner import _assert_complete, _fleet, _progress
+from tests.batch.dask_hosts import Cluster
+from tests.batch.test_runner import _appliances_of, _assert_complete, _fleet, _progress
+from tests.migrate.hosts import wait_for
 from xenshift.batch.jobfile import load_job
 from xenshift.batch.journal import Journal, State
 from xenshift.batch.runner import BatchError, run_job
@@ -125,7 +126,7 @@ def test_staging_of_a_live_run_survives_the_cleaner(tmp_path: Path) -> None:
 def local_cluster():
     from distributed import LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=2, processes=False,
-                      dashboard_address=None, resources={"appliance": 1}) as cluster:
+                      dashboard_address=":0", resources={"appliance": 1}) as cluster:
         yield cluster
 
 
@@ -191,9 +192,9 @@ def cluster(tmp_path_factory):
         yield c
     finally:
         pids = [p.pid for p in c.procs.values()]
-        assert c.close() == [], "a cluster process ignored SIGTERM"
-        assert not any(Path(f"/proc/{pid}").exists() and descendants(pid)
-                       for pid in pids)
+        left = pids + [p for pid in pids for p in _appliances_of(pid)]
+        c.close()
+        assert not any(Path(f"/proc/{p}").exists() for p in left)
 
 
 @pytest.fixture
@@ -228,7 +229,7 @@ def _runner(cluster: Cluster, job_path: Path) -> subprocess.Popen:
 
 def _on(cluster: Cluster, guest: str) -> str | None:
     """The worker running ``guest``'s task, if one is."""
-    for worker, keys in cluster.processing().items():
+    for worker, keys in cluster.executing().items():
         if any(k.startswith(f"xen-batch-{guest}-") for k in keys):
             return worker
     return None
@@ -247,21 +248,20 @@ def test_fleet_completes_once_on_the_cluster_though_a_worker_dies_mid_disk_conve
     try:
         # Both workers convert a disk guest at once (one appliance each).
         assert wait_for(lambda: len({_on(cluster, f"disk{i}") for i in range(3)}
-                                    - {None}) == 2, 300), runner.stderr
+                                    - {None}) == 2, 300, 0.5)
         victim_guest = next(f"disk{i}" for i in range(3) if _on(cluster, f"disk{i}") == "w2")
         victim = cluster.procs["w2"]
-        assert wait_for(lambda: any(n.startswith("qemu")
-                                    for n in descendants(victim.pid).values()), 120)
-        time.sleep(10)   # well inside the conversion
+        assert wait_for(lambda: bool(_appliances_of(victim.pid)), 120)
+        time.sleep(5)    # inside the conversion
         status = subprocess.run([str(XEN_BATCH), "status", str(job_path)],
                                 capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stderr
         assert "WORKER" in status.stdout and " running " in status.stdout
-        appliances = [p for p, n in descendants(victim.pid).items() if n.startswith("qemu")]
+        appliances = _appliances_of(victim.pid)
         cluster.kill("w2")
         # Its appliance goes with it, and the guest goes to the other worker.
-        assert wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in appliances), 60)
-        assert wait_for(lambda: _on(cluster, victim_guest) == "w1", 400)
+        assert wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in appliances), 60, 0.2)
+        assert wait_for(lambda: _on(cluster, victim_guest) == "w1", 400, 0.5)
         cluster.start_worker("w2")
         out, err = runner.communicate(timeout=600)
     finally:
@@ -330,9 +330,10 @@ def test_network_cut_to_a_worker_mid_job_still_converts_each_guest_once(
     try:
         assert wait_for(lambda: _progress(journal)[1] >= 30, 120, 0.01)
         cluster.cut()
+        assert _progress(journal)[1] < 200
         # The scheduler drops the silent worker and gives its work, done
         # but not delivered or not done, to the other one.
-        assert wait_for(lambda: "w2" not in cluster.workers(), 60)
+        assert wait_for(lambda: "w2" not in cluster.workers(), 60, 0.5)
         out, err = runner.communicate(timeout=300)
     finally:
         cluster.cut(up=True)
