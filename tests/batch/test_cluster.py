@@ -342,3 +342,18 @@ def test_network_cut_to_a_worker_mid_job_still_converts_each_guest_once(
             runner.communicate(timeout=30)
     assert runner.returncode == 0, out + err
     _assert_complete(job_path, 200)
+
+
+def test_xen_batch_worker_starts_dask_worker_with_the_resources_jobs_ask_for(
+        tmp_path: Path) -> None:
+    fake = tmp_path / "dask"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    fake.chmod(0o755)
+    proc = subprocess.run([str(XEN_BATCH), "worker", "tcp://sched:8786", "--appliances", "3",
+                           "--source", "xen1", "--source", "xen2=4", "--name", "xen1-conv",
+                           "--nthreads", "2"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "worker", "tcp://sched:8786", "--resources",
+        "appliance=3,source:xen1=1,source:xen2=4", "--name", "xen1-conv", "--nthreads", "2"]

@@ -164,6 +164,12 @@ def execute_on_cluster(address: str, runner: "Runner", journal: Journal,
                 if future.status == "error":
                     runner.settle_failed(journal, row, _failure(future), None, bar)
                     continue
+                if future.status != "finished":
+                    # The scheduler went away (its tasks are cancelled): the
+                    # guests left stay running in the journal, and the next
+                    # run settles them from what is published.
+                    raise BatchError(f"{address}: the cluster lost {row.name}'s task "
+                                     f"({future.status}); run the job again to go on")
                 outcome: Outcome = future.result()
                 future.release()
                 if outcome.record is not None:
