@@ -62,7 +62,7 @@ def table(costs: Costs, guests: int) -> list[str]:
     for label, per_guest in rows:
         host_hours = guests * per_guest / 3600
         hosts = " | ".join(str(max(1, math.ceil(host_hours / h))) for h in DEADLINES_H)
-        lines.append(f"| {label} | {host_hours:,.1f} | {hosts} | {host_hours / 10:,.1f} |")
+        lines.append(f"| {label} | {host_hours:,.2f} | {hosts} | {host_hours / 10:,.2f} |")
     return lines
 
 

@@ -51,8 +51,8 @@ _OPTIONS: dict[str, tuple[type, tuple | None]] = {
     "hdtype": (str, ("ide", "ahci")),
 }
 _JOB_ONLY: dict[str, type] = {"output": str, "workers": int}
-# Where the job runs rather than how guests convert; checked apart (its
-# hint, like placement's, is in its own message).
+# Where the job runs, not how its guests convert: checked on its own, with
+# the form a value takes in its message.
 _RUN_KEYS = frozenset({"cluster"})
 
 
