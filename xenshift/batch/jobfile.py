@@ -6,10 +6,12 @@ target = "kvm"          # hvm | pvh | kvm
 output = "out"
 workers = 2
 config_only = false
+cluster = "tcp://sched:8786"  # optional: run on a Dask cluster
 
 [[guest]]
 config = "guests/*.cfg" # a path or a glob, relative to the job file
-# any job option may be overridden per guest
+# any job option may be overridden per guest; placement on a cluster:
+hosts = ["xen1-conv"]   # only these workers (see xenshift.batch.placement)
 ```
 
 The whole file is checked before anything runs: TOML syntax, unknown or
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xenshift.batch.placement import PLACEMENT_KEYS, Placement, read_placement
 from xenshift.errors import ConfigError, ConfigErrors, InputError, Location, excerpt
 from xenshift.inputs import read_input
 
@@ -48,6 +51,9 @@ _OPTIONS: dict[str, tuple[type, tuple | None]] = {
     "hdtype": (str, ("ide", "ahci")),
 }
 _JOB_ONLY: dict[str, type] = {"output": str, "workers": int}
+# Where the job runs, not how its guests convert: checked on its own, with
+# the form a value takes in its message.
+_RUN_KEYS = frozenset({"cluster"})
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class GuestJob:
     source: Path
     options: GuestOptions
     entry: int                   # which [[guest]] table named it (1-based)
+    placement: Placement = Placement()
 
     @property
     def key(self) -> str:
@@ -89,6 +96,7 @@ class Job:
     output: Path
     workers: int
     guests: list[GuestJob] = field(default_factory=list)
+    cluster: str | None = None   # a Dask scheduler's address
 
 
 class _Lines:
@@ -218,7 +226,8 @@ def parse_job(raw: bytes, p: Path) -> Job:
     if not isinstance(job_table, dict):
         check.error(1, "missing the [job] table")
         raise ConfigErrors(check.errors)
-    job_options = check.options("job", 1, job_table,
+    job_options = check.options("job", 1, {k: v for k, v in job_table.items()
+                                            if k not in _RUN_KEYS},
                                 set(_OPTIONS) | set(_JOB_ONLY))
     if "target" not in job_table:
         check.error(check.lines.of("job"), "[job] needs a target "
@@ -232,6 +241,12 @@ def parse_job(raw: bytes, p: Path) -> Job:
     if not isinstance(output, str) or not output:
         check.error(check.lines.of("job", 1, "output"), "output must be a directory name")
         output = "out"
+    cluster = job_table.get("cluster")
+    if cluster is not None and (not isinstance(cluster, str) or "://" not in cluster):
+        check.error(check.lines.of("job", 1, "cluster"),
+                    f"cluster must be a scheduler address such as "
+                    f"\"tcp://sched:8786\", not {cluster!r}")
+        cluster = None
     guests_tables = data.get("guest", [])
     if not isinstance(guests_tables, list) or not guests_tables:
         check.error(check.lines.of("job"), "the job lists no guests "
@@ -241,7 +256,10 @@ def parse_job(raw: bytes, p: Path) -> Job:
     guests: list[GuestJob] = []
     seen: dict[Path, int] = {}
     for nth, table in enumerate(guests_tables, 1):
-        overrides = check.options("guest", nth, table, set(_OPTIONS) | {"config"})
+        overrides = check.options("guest", nth, table,
+                                  set(_OPTIONS) | {"config"} | PLACEMENT_KEYS)
+        placement = read_placement(table, lambda key, message, nth=nth: check.error(
+            check.lines.of("guest", nth, key), message))
         pattern = table.get("config")
         line = check.lines.of("guest", nth, "config")
         if not isinstance(pattern, str) or not pattern:
@@ -269,8 +287,8 @@ def parse_job(raw: bytes, p: Path) -> Job:
                                   f"number {seen[source]}")
                 continue
             seen[source] = nth
-            guests.append(GuestJob(source, options, nth))
+            guests.append(GuestJob(source, options, nth, placement))
     if check.errors:
         raise ConfigErrors(sorted(check.errors, key=lambda e: e.location.line or 0))
     out_path = Path(output) if os.path.isabs(output) else base / output
-    return Job(p, out_path, workers, guests)
+    return Job(p, out_path, workers, guests, cluster)

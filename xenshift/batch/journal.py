@@ -2,7 +2,9 @@
 
 The journal sits in the job's output directory (``xen-batch.journal``) in
 WAL mode; every state change is one committed transaction, so after a
-crash it holds exactly the changes that finished. A guest moves
+crash it holds exactly the changes that finished. The runner is its only
+writer; ``xen-batch status`` and ``report`` read it through a read-only
+connection, which WAL lets run beside the writer. A guest moves
 ``pending → running → done | failed``; ``running`` left behind by a killed
 runner is resolved by :mod:`xenshift.batch.runner` from what is on disk.
 """
@@ -30,7 +32,9 @@ CREATE TABLE IF NOT EXISTS guests (
     finished    REAL,
     seconds     REAL,
     error       TEXT,
-    result      TEXT                -- the conversion's result, JSON
+    result      TEXT,               -- the conversion's result, JSON
+    worker      TEXT,               -- the cluster worker that converted it
+    location    TEXT                -- where its output directory is
 );
 CREATE TABLE IF NOT EXISTS events (
     id      INTEGER PRIMARY KEY,
@@ -66,18 +70,42 @@ class GuestRow:
     seconds: float | None
     error: str | None
     result: dict | None
+    worker: str | None = None       # None: converted by a local run
+    location: str | None = None
+
+
+# Columns added after the first journals were written: (name, type).
+_ADDED_COLUMNS = (("worker", "TEXT"), ("location", "TEXT"))
 
 
 class Journal:
-    """The journal of one job's output directory."""
+    """The journal of one job's output directory.
 
-    def __init__(self, output: Path):
+    ``read_only`` opens it for reading beside a running writer; it must
+    exist then.
+    """
+
+    def __init__(self, output: Path, read_only: bool = False):
         self.path = output / JOURNAL_NAME
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE).
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(_SCHEMA)
+        if read_only:
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro",
+                                      uri=True, isolation_level=None, timeout=30)
+        else:
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE).
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(guests)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in columns and not read_only:
+                self.db.execute(f"ALTER TABLE guests ADD COLUMN {name} {kind}")
+                columns.add(name)
+        # An older journal read read-only lacks the added columns: NULL.
+        added = ", ".join(name if name in columns else "NULL"
+                          for name, _ in _ADDED_COLUMNS)
+        self._select = ("SELECT key, name, target, state, attempts, completions, "
+                        f"started, finished, seconds, error, result, {added} FROM guests")
 
     def close(self) -> None:
         """Close the database."""
@@ -99,45 +127,56 @@ class Journal:
 
     def start(self, key: str) -> None:
         """A conversion of ``key`` begins."""
-        self._change(key, "started", None,
-                     "UPDATE guests SET state=?, attempts=attempts+1, started=?, "
-                     "finished=NULL, error=NULL WHERE key=?",
-                     (State.RUNNING.value, time.time(), key))
+        self.start_many([key])
 
-    def finish(self, key: str, seconds: float, result: dict) -> None:
-        """A conversion of ``key`` completed and its output is published."""
-        self._change(key, "done", None,
+    def start_many(self, keys: list[str]) -> None:
+        """Conversions of ``keys`` begin: one transaction for them all."""
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany(
+                "UPDATE guests SET state=?, attempts=attempts+1, started=?, "
+                "finished=NULL, error=NULL WHERE key=?",
+                [(State.RUNNING.value, now, key) for key in keys])
+            self.db.executemany("INSERT INTO events (time, key, event) VALUES (?, ?, ?)",
+                                [(now, key, "started") for key in keys])
+
+    def finish(self, key: str, seconds: float, result: dict,
+               worker: str | None = None, location: str | None = None) -> None:
+        """A conversion of ``key`` completed and its output is published
+        (at ``location``, by cluster worker ``worker`` if not locally)."""
+        self._change(key, "done", worker,
                      "UPDATE guests SET state=?, completions=completions+1, "
-                     "finished=?, seconds=?, error=NULL, result=? WHERE key=?",
-                     (State.DONE.value, time.time(), seconds, json.dumps(result), key))
+                     "finished=?, seconds=?, error=NULL, result=?, worker=?, "
+                     "location=? WHERE key=?",
+                     (State.DONE.value, time.time(), seconds, json.dumps(result),
+                      worker, location, key))
 
-    def fail(self, key: str, seconds: float | None, error: str) -> None:
+    def fail(self, key: str, seconds: float | None, error: str,
+             worker: str | None = None) -> None:
         """A conversion of ``key`` failed; nothing of it is published."""
         self._change(key, "failed", error,
-                     "UPDATE guests SET state=?, finished=?, seconds=?, error=? "
-                     "WHERE key=?", (State.FAILED.value, time.time(), seconds,
-                                     error, key))
+                     "UPDATE guests SET state=?, finished=?, seconds=?, error=?, "
+                     "worker=? WHERE key=?", (State.FAILED.value, time.time(), seconds,
+                                              error, worker, key))
 
     def reset(self, key: str, why: str) -> None:
         """Make ``key`` pending again (interrupted, or asked to retry)."""
         self._change(key, "reset", why, "UPDATE guests SET state=? WHERE key=?",
                      (State.PENDING.value, key))
 
-    _SELECT = ("SELECT key, name, target, state, attempts, completions, started, "
-               "finished, seconds, error, result FROM guests")
-
     @staticmethod
     def _row(r: tuple) -> GuestRow:
         return GuestRow(r[0], r[1], r[2], State(r[3]), r[4], r[5], r[6], r[7],
-                        r[8], r[9], json.loads(r[10]) if r[10] else None)
+                        r[8], r[9], json.loads(r[10]) if r[10] else None, r[11], r[12])
 
     def rows(self) -> list[GuestRow]:
         """Every guest, in the order they were added."""
-        return [self._row(r) for r in self.db.execute(self._SELECT + " ORDER BY rowid")]
+        return [self._row(r) for r in self.db.execute(self._select + " ORDER BY rowid")]
 
     def row(self, key: str) -> GuestRow | None:
         """One guest, or None."""
-        found = self.db.execute(self._SELECT + " WHERE key=?", (key,)).fetchone()
+        found = self.db.execute(self._select + " WHERE key=?", (key,)).fetchone()
         return self._row(found) if found else None
 
     def events(self, key: str | None = None) -> list[tuple[float, str, str, str | None]]:

@@ -27,6 +27,8 @@ def _guest_entry(row: GuestRow) -> dict:
         "target": row.target,
         "state": row.state.value,
         "attempts": row.attempts,
+        "worker": row.worker,
+        "location": row.location,
         "seconds": round(row.seconds, 3) if row.seconds is not None else None,
         "error": row.error,
         "changes": sum(counts.get(k, 0) for k in ("changed", "added", "dropped")),
@@ -93,6 +95,7 @@ svg text { font-size: 12px; }
 <table id="guests"><thead><tr>
 <th data-key="name">Guest</th><th data-key="target">Target</th>
 <th data-key="state">Result</th><th data-key="seconds">Time (s)</th>
+<th data-key="worker">Worker</th>
 <th data-key="changes">Changes</th><th data-key="warnings">Warnings</th>
 <th data-key="detail">Details</th></tr></thead><tbody></tbody></table>
 <script type="application/json" id="data">%(data)s</script>
@@ -148,12 +151,18 @@ function chart() {
 function detail(g) {
   if (g.error) return el("div", {class: "error"}, g.error);
   const parts = [];
+  if (g.location) parts.push("output: " + g.location);
   if (g.outputs.length) parts.push("outputs: " + g.outputs.join(", "));
   if (g.readiness) parts.push("readiness: " + JSON.stringify(g.readiness));
   for (const w of g.warnings) parts.push("warning: " + w);
   return el("div", {class: "detail"}, parts.join("\\n"));
 }
+// A guest settled without a cluster worker was converted by a local run.
+function workerOf(g) {
+  return g.worker ?? (g.state === "done" || g.state === "failed" ? "local" : "");
+}
 function cell(g, key) {
+  if (key === "worker") return workerOf(g);
   if (key === "warnings") return g.warnings.length;
   if (key === "detail") return g.error ? 1 : 0;
   return g[key];
@@ -167,6 +176,7 @@ function fill() {
     tr.appendChild(el("td", {}, g.target));
     tr.appendChild(el("td", {class: "state"}, g.state));
     tr.appendChild(el("td", {}, g.seconds === null ? "" : g.seconds.toFixed(2)));
+    tr.appendChild(el("td", {class: "worker"}, workerOf(g)));
     tr.appendChild(el("td", {}, String(g.changes)));
     tr.appendChild(el("td", {}, String(g.warnings.length)));
     const td = el("td", {}); td.appendChild(detail(g)); tr.appendChild(td);

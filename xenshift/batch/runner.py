@@ -18,7 +18,6 @@ import fcntl
 import json
 import multiprocessing
 import os
-import shutil
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from tqdm import tqdm
 
 from xenshift.batch.jobfile import GuestJob, Job
 from xenshift.batch.journal import GuestRow, Journal, State
-from xenshift.batch.worker import RESULT_NAME, STAGING, Task, run_task
+from xenshift.batch.worker import RESULT_NAME, Task, clear_staging, run_task
 from xenshift.convert.source import load_guest
 from xenshift.errors import XenshiftError
 from xenshift.outputs import safe_name
@@ -59,8 +58,8 @@ class RunSummary:
         return not any(r.state is State.FAILED for r in self.rows)
 
 
-def _memory_slots() -> int:
-    """How many libguestfs appliances the free memory can hold."""
+def appliance_slots() -> int:
+    """How many libguestfs appliances this host's free memory can hold."""
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
@@ -77,7 +76,7 @@ def parallelism(job: Job, requested: int | None) -> int:
     cores = os.cpu_count() or 1
     if all(g.options.config_only for g in job.guests):
         return max(1, min(wanted, cores))
-    return max(1, min(wanted, cores, _memory_slots()))
+    return max(1, min(wanted, cores, appliance_slots()))
 
 
 def _guest_name(guest: GuestJob) -> str:
@@ -140,18 +139,24 @@ class Runner:
             result_file = output / row.name / RESULT_NAME
             if result_file.exists():
                 result = json.loads(result_file.read_text())
-                journal.finish(row.key, result.get("seconds") or 0.0, result)
+                journal.finish(row.key, result.get("seconds") or 0.0, result,
+                               result.get("worker"), result.get("location"))
                 self.summary.recovered.append(row.name)
                 self.log(f"recovered {row.name}: it finished before the runner "
                          "stopped")
             else:
                 journal.reset(row.key, "interrupted")
                 self.log(f"redo      {row.name}: interrupted, partial output removed")
-        shutil.rmtree(output / STAGING, ignore_errors=True)
+        clear_staging(output)
 
     def run(self, workers: int | None, retry_failed: bool,
-            only_failed: bool) -> RunSummary:
-        """Convert every guest that needs it; return the summary."""
+            only_failed: bool, cluster: str | None = None) -> RunSummary:
+        """Convert every guest that needs it; return the summary.
+
+        ``cluster`` (else the job's) is a Dask scheduler's address to run
+        the conversions on; without one they run here.
+        """
+        cluster = cluster or self.job.cluster
         output = self.job.output
         try:
             output.mkdir(parents=True, exist_ok=True)
@@ -174,9 +179,14 @@ class Runner:
                         todo.append(row)
                     elif row.state is State.DONE:
                         self.summary.skipped.append(row.name)
-                self._execute(journal, guests, todo,
-                              parallelism(self.job, workers))
-                shutil.rmtree(output / STAGING, ignore_errors=True)
+                if cluster:
+                    # Imported here: local runs need not load Dask.
+                    from xenshift.batch.cluster import execute_on_cluster
+                    execute_on_cluster(cluster, self, journal, guests, todo)
+                else:
+                    self._execute(journal, guests, todo,
+                                  parallelism(self.job, workers))
+                clear_staging(output)
                 self.summary.rows = [r for r in journal.rows() if r.key in guests]
             finally:
                 journal.close()
@@ -207,26 +217,40 @@ class Runner:
                     message = receive.recv() if receive.poll() else None
                     process.join()
                     receive.close()
-                    self._settle(journal, row, message, process.exitcode,
-                                 time.monotonic() - started, bar)
-                    bar.update(1)
+                    if message and message[0] == "done":
+                        self.settle_done(journal, row, message[1],
+                                         time.monotonic() - started, bar)
+                    else:
+                        error = message[1] if message else \
+                            f"the worker process died (exit code {process.exitcode})"
+                        self.settle_failed(journal, row, error,
+                                           time.monotonic() - started, bar)
 
-    def _settle(self, journal: Journal, row: GuestRow, message, exitcode: int,
-                seconds: float, bar: tqdm) -> None:
-        if message and message[0] == "done":
-            journal.finish(row.key, seconds, message[1])
-            self.summary.converted.append(row.name)
-            bar.write(f"done      {row.name} ({row.target}, {seconds:.1f} s)")
-            return
-        error = message[1] if message else \
-            f"the worker process died (exit code {exitcode})"
-        journal.fail(row.key, seconds, error)
+    def settle_done(self, journal: Journal, row: GuestRow, record: dict,
+                    seconds: float, bar: tqdm) -> None:
+        """Record a guest converted and published (by the record's worker)."""
+        worker = record.get("worker")
+        journal.finish(row.key, seconds, record, worker, record.get("location"))
+        self.summary.converted.append(row.name)
+        on = f" on {worker}" if worker else ""
+        bar.write(f"done      {row.name} ({row.target}, {seconds:.1f} s{on})")
+        bar.update(1)
+
+    def settle_failed(self, journal: Journal, row: GuestRow, error: str,
+                      seconds: float | None, bar: tqdm,
+                      worker: str | None = None) -> None:
+        """Record a guest whose conversion failed; nothing of it is published."""
+        journal.fail(row.key, seconds, error, worker)
         self.summary.failed.append(row.name)
         bar.write(f"FAILED    {row.name}: {error.strip().splitlines()[-1]}")
+        bar.update(1)
 
 
 def run_job(job: Job, workers: int | None = None, retry_failed: bool = False,
-            only_failed: bool = False,
-            log: Callable[[str], None] = print) -> RunSummary:
-    """Run ``job``: convert what is not done yet, resuming after a crash."""
-    return Runner(job, log).run(workers, retry_failed, only_failed)
+            only_failed: bool = False, log: Callable[[str], None] = print,
+            cluster: str | None = None) -> RunSummary:
+    """Run ``job``: convert what is not done yet, resuming after a crash.
+
+    ``cluster``: a Dask scheduler address (else the job file's, if any).
+    """
+    return Runner(job, log).run(workers, retry_failed, only_failed, cluster)

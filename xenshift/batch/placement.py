@@ -1,0 +1,61 @@
+"""Where a guest of a batch job may be converted.
+
+A job file says it per ``[[guest]]`` table: ``hosts = ["xen1-conv"]`` names
+the conversion hosts (cluster workers) that can read the guest's disks;
+``source = "ssh://root@xen1/..."`` names the Xen host the disks are read
+from, and only workers that declare that source host take the guest. The
+scheduler enforces both (:mod:`xenshift.batch.cluster`); a local run has
+one host, which reads everything, so it ignores them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+PLACEMENT_KEYS = frozenset({"hosts", "source"})
+# The worker resource a guest read from source host H asks for: workers
+# that reach H declare it (``--resources source:H=N``, N the reads from H
+# they run at once).
+SOURCE_RESOURCE = "source:{}"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The hosts a guest may be converted on: empty means any."""
+
+    hosts: tuple[str, ...] = ()
+    source_host: str | None = None
+
+    @property
+    def source_resource(self) -> str | None:
+        """The worker resource a guest of this source host needs, if any."""
+        return SOURCE_RESOURCE.format(self.source_host) if self.source_host else None
+
+
+def read_placement(table: dict[str, Any], error: Callable[[str, str], None]) -> Placement:
+    """The placement keys of one ``[[guest]]`` table.
+
+    ``error(key, message)`` is called for each bad value; the result then
+    leaves that key out.
+    """
+    hosts: tuple[str, ...] = ()
+    if "hosts" in table:
+        value = table["hosts"]
+        if (not isinstance(value, list) or not value
+                or not all(isinstance(h, str) and h.strip() for h in value)):
+            error("hosts", f"hosts must be a list of worker names "
+                           f"(e.g. [\"xen1-conv\"]), not {value!r}")
+        else:
+            hosts = tuple(dict.fromkeys(value))
+    source_host = None
+    if "source" in table:
+        value = table["source"]
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme != "ssh" or not parts.hostname:
+            error("source", f"source must be an ssh:// URL naming the Xen host "
+                            f"(e.g. \"ssh://root@xen1/\"), not {value!r}")
+        else:
+            source_host = parts.hostname
+    return Placement(hosts, source_host)
