@@ -10,7 +10,16 @@ config_only = false
 [[guest]]
 config = "guests/*.cfg" # a path or a glob, relative to the job file
 # any job option may be overridden per guest
+
+[[guest]]
+source = "ssh://root@xen1"  # read from this Xen host (also a job option)
+config = "web01"            # then: a domain name or a config path there
 ```
+
+With guests read from Xen hosts, ``per_host`` (a job option) caps the
+conversions that read from one host at a time, and ``ssh_identity``,
+``ssh_known_hosts``, ``ssh_host_key_checking`` and ``password_file`` say
+how to log in (as the commands' options do).
 
 The whole file is checked before anything runs: TOML syntax, unknown or
 mistyped keys, targets, globs that match nothing, guests listed twice.
@@ -29,6 +38,7 @@ from typing import Any
 
 from xenshift.errors import ConfigError, ConfigErrors, InputError, Location, excerpt
 from xenshift.inputs import read_input
+from xenshift.sshhost import HOST_KEY_CHECKING, SshOptions, SshTarget
 
 TARGETS = ("hvm", "pvh", "kvm")
 FORMATS = ("qcow2", "raw")
@@ -46,8 +56,13 @@ _OPTIONS: dict[str, tuple[type, tuple | None]] = {
     "disk_bus": (str, ("virtio", "sata")),
     "nic_model": (str, ("e1000", "rtl8139")),
     "hdtype": (str, ("ide", "ahci")),
+    "source": (str, None),
+    "ssh_identity": (str, None),
+    "ssh_known_hosts": (str, None),
+    "ssh_host_key_checking": (str, HOST_KEY_CHECKING),
+    "password_file": (str, None),
 }
-_JOB_ONLY: dict[str, type] = {"output": str, "workers": int}
+_JOB_ONLY: dict[str, type] = {"output": str, "workers": int, "per_host": int}
 
 
 @dataclass(frozen=True)
@@ -65,20 +80,37 @@ class GuestOptions:
     disk_bus: str = "virtio"
     nic_model: str = "e1000"
     hdtype: str = "ide"
+    source: str | None = None    # ssh://[USER@]HOST[:PORT]: read from that Xen host
+    ssh_identity: str | None = None
+    ssh_known_hosts: str | None = None
+    ssh_host_key_checking: str = "yes"
+    password_file: str | None = None
+
+    def ssh(self) -> SshOptions:
+        """How to log in to the source host."""
+        return SshOptions(self.ssh_identity, self.ssh_known_hosts, self.password_file,
+                          self.ssh_host_key_checking)
 
 
 @dataclass(frozen=True)
 class GuestJob:
-    """One guest of the job: its config file and its options."""
+    """One guest of the job: its config file (on its host, with a
+    ``source``: a domain name or config path there) and its options."""
 
     source: Path
     options: GuestOptions
     entry: int                   # which [[guest]] table named it (1-based)
 
     @property
+    def host(self) -> str | None:
+        """The Xen host the guest is read from, None for a local config."""
+        return self.options.source
+
+    @property
     def key(self) -> str:
-        """The guest's identity in the journal: its absolute config path."""
-        return str(self.source)
+        """The guest's identity in the journal: its absolute config path,
+        or HOST GUEST for a guest read from a host."""
+        return f"{self.host} {self.source}" if self.host else str(self.source)
 
 
 @dataclass
@@ -89,6 +121,7 @@ class Job:
     output: Path
     workers: int
     guests: list[GuestJob] = field(default_factory=list)
+    per_host: int | None = None  # conversions reading from one host at a time
 
 
 class _Lines:
@@ -148,6 +181,14 @@ class _Checker:
         if allowed is not None and value not in allowed:
             self.error(line, f"{key} = {value!r}: choose from {', '.join(allowed)}")
             return None
+        if key == "source":
+            try:
+                SshTarget.parse(value, "source =")
+            except InputError as err:
+                self.error(line, err.message)
+                return None
+        if key in ("ssh_identity", "ssh_known_hosts", "password_file"):
+            return str(self.path.resolve().parent / value)
         if kind is dict:
             bad = [k for k, v in value.items() if not isinstance(v, str)]
             if bad:
@@ -228,6 +269,12 @@ def parse_job(raw: bytes, p: Path) -> Job:
         check.error(check.lines.of("job", 1, "workers"),
                     f"workers must be a whole number of at least 1, not {workers!r}")
         workers = 1
+    per_host = job_table.get("per_host")
+    if per_host is not None and (not isinstance(per_host, int) or isinstance(per_host, bool)
+                                 or per_host < 1):
+        check.error(check.lines.of("job", 1, "per_host"),
+                    f"per_host must be a whole number of at least 1, not {per_host!r}")
+        per_host = None
     output = job_table.get("output", "out")
     if not isinstance(output, str) or not output:
         check.error(check.lines.of("job", 1, "output"), "output must be a directory name")
@@ -239,7 +286,7 @@ def parse_job(raw: bytes, p: Path) -> Job:
         guests_tables = []
     base = p.resolve().parent
     guests: list[GuestJob] = []
-    seen: dict[Path, int] = {}
+    seen: dict[str, int] = {}
     for nth, table in enumerate(guests_tables, 1):
         overrides = check.options("guest", nth, table, set(_OPTIONS) | {"config"})
         pattern = table.get("config")
@@ -248,29 +295,40 @@ def parse_job(raw: bytes, p: Path) -> Job:
             check.error(check.lines.of("guest", nth), "[[guest]] needs config = "
                                                       "\"PATH or GLOB\"")
             continue
-        try:
-            sources = _expand(base, pattern)
-            found = bool(sources) and (glob.has_magic(pattern) or sources[0].exists())
-        except OSError as err:
-            check.error(line, f"config = '{excerpt(pattern)}': {err.strerror}")
-            continue
-        if not found:
-            check.error(line, f"config = '{excerpt(pattern)}' matches no file")
-            continue
         merged = {**job_options, **overrides}
+        if merged.get("source"):
+            # A guest of a Xen host: its config is read there when it runs.
+            sources = [Path(pattern)]
+        else:
+            sources = _local_sources(check, base, pattern, line)
         merged.pop("output", None)
         merged.pop("workers", None)
-        if "target" not in merged:
-            continue  # already reported for [job]
+        if "target" not in merged or not sources:
+            continue  # already reported
         options = GuestOptions(**merged)
         for source in sources:
-            if source in seen:
-                check.error(line, f"{source} is already listed by [[guest]] "
-                                  f"number {seen[source]}")
+            job = GuestJob(source, options, nth)
+            if job.key in seen:
+                check.error(line, f"{job.key} is already listed by [[guest]] "
+                                  f"number {seen[job.key]}")
                 continue
-            seen[source] = nth
-            guests.append(GuestJob(source, options, nth))
+            seen[job.key] = nth
+            guests.append(job)
     if check.errors:
         raise ConfigErrors(sorted(check.errors, key=lambda e: e.location.line or 0))
     out_path = Path(output) if os.path.isabs(output) else base / output
-    return Job(p, out_path, workers, guests)
+    return Job(p, out_path, workers, guests, per_host)
+
+
+def _local_sources(check: _Checker, base: Path, pattern: str, line: int) -> list[Path]:
+    """The config files ``pattern`` names; none (with an error) if it names none."""
+    try:
+        sources = _expand(base, pattern)
+        found = bool(sources) and (glob.has_magic(pattern) or sources[0].exists())
+    except OSError as err:
+        check.error(line, f"config = '{excerpt(pattern)}': {err.strerror}")
+        return []
+    if not found:
+        check.error(line, f"config = '{excerpt(pattern)}' matches no file")
+        return []
+    return sources

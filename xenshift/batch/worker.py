@@ -29,6 +29,7 @@ from xenshift.convert.libvirt import KvmOptions
 from xenshift.convert.pipeline import ConversionRequest, convert
 from xenshift.convert.to_hvm import HvmOptions
 from xenshift.errors import XenshiftError
+from xenshift.remote.session import RemoteSource
 
 RESULT_NAME = "xen-batch-result.json"
 STAGING = ".staging"
@@ -65,7 +66,8 @@ def request_for(guest: GuestJob, outdir: Path) -> ConversionRequest:
         kvm=KvmOptions(machine=o.machine, accel=o.accel, disk_bus=o.disk_bus,
                        bridges=dict(o.bridge), networks=dict(o.network)),
         disks=DiskOptions(output_format=o.format),
-        boot=BootOptions() if o.verify_boot else None)
+        boot=BootOptions() if o.verify_boot else None,
+        remote=RemoteSource(o.source, o.ssh()) if o.source else None)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -86,6 +88,7 @@ def run_task(task: Task, parent: int, reply: Connection) -> None:
         result = convert(request_for(task.guest, task.staging / "out"))
         record = result.to_json() | {
             "name": task.name, "source": str(task.guest.source),
+            "host": task.guest.host,
             "target": task.guest.options.target,
             "config_only": task.guest.options.config_only,
             "outputs": [str(task.destination / p.name) for p in result.outputs],
