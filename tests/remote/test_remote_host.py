@@ -34,22 +34,6 @@ def run(command: str, *args: str, timeout: float = 1500) -> subprocess.Completed
                           timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    d = tmp_path_factory.mktemp("keys")
-    identity = keypair(d / "client")
-    authorized = d / "authorized_keys"
-    authorized.write_text(Path(f"{identity}.pub").read_text())
-    return identity, authorized, d
-
-
-@pytest.fixture(scope="module")
-def xen1(keys, tmp_path_factory):
-    host = XenHost(tmp_path_factory.mktemp("xen1"), keys[1])
-    yield host
-    host.close()
-
-
 @pytest.fixture
 def client(xen1, keys, tmp_path):
     return client_for([xen1], tmp_path, keys[0])

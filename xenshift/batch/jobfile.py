@@ -296,9 +296,10 @@ def parse_job(raw: bytes, p: Path) -> Job:
                                                       "\"PATH or GLOB\"")
             continue
         merged = {**job_options, **overrides}
-        if merged.get("source"):
-            # A guest of a Xen host: its config is read there when it runs.
-            sources = [Path(pattern)]
+        if "source" in table or "source" in job_table:
+            # A guest of a Xen host: its config is read there when it runs
+            # (none if the source is wrong, which is reported already).
+            sources = [Path(pattern)] if merged.get("source") else []
         else:
             sources = _local_sources(check, base, pattern, line)
         merged.pop("output", None)
