@@ -10,7 +10,6 @@ Closing a host stops every process in its namespace and removes it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -55,15 +54,6 @@ done
 
 def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=60)
-
-
-def sha256(path: Path) -> str:
-    """The SHA-256 of a file or block device."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def keypair(path: Path) -> Path:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.remote.hosts import XenHost, client_for, keypair, sha256
+from tests.digests import sha256
+from tests.remote.hosts import XenHost, client_for, keypair
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")]
@@ -96,6 +97,20 @@ def test_running_guest_named_by_its_config_path_is_refused(xen1, client, tmp_pat
                     *client.args()), out, "db01 is running")
     finally:
         xen1.forget("db01")
+
+
+def test_guest_is_refused_when_xl_cannot_say_whether_it_runs(xen1, client, tmp_path):
+    config = config_on(xen1, "unsure", ["format=raw, vdev=xvda, target=/nonexistent"])
+    xl = xen1.root / "bin" / "xl"
+    real = xl.read_text()
+    xl.write_text("#!/bin/sh\necho 'libxl: error: cannot init xl context' >&2\nexit 1\n")
+    try:
+        out = tmp_path / "out"
+        refused(run("xen2kvm", "-ic", xen1.url(), str(config), "--config-only", "-o", str(out),
+                    *client.args()), out, "cannot tell whether unsure runs",
+                "cannot init xl context")
+    finally:
+        xl.write_text(real)
 
 
 def test_unknown_host_key_is_refused_unless_accepted(xen1, keys, tmp_path):

@@ -25,6 +25,7 @@ from pathlib import Path
 from xenshift.config.devices.disk import DiskSpec
 from xenshift.inspect.errors import CorruptImageError, MissingDiskError
 from xenshift.inspect.sources import DiskImage
+from xenshift.processes import stop_process
 from xenshift.sshhost import RemoteError, SshHost
 
 START_TIMEOUT_S = 60
@@ -73,13 +74,7 @@ class RemoteDisks:
 
     def __exit__(self, *exc) -> None:
         for proc in self._procs:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(_STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc, _STOP_TIMEOUT_S)
         self._procs.clear()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)

@@ -26,6 +26,8 @@ XEN_CONFIG_DIR = "/etc/xen"
 _NOT_FOUND = 3
 _RUNNING_STATES = set("rbp")
 _MISSING_COMMAND = 127
+# What xl says of a name it knows no domain by.
+_UNKNOWN_DOMAIN = "is an invalid domain identifier"
 
 
 class GuestRunningError(RemoteError):
@@ -47,7 +49,12 @@ def _state(host: SshHost, name: str) -> str | None:
         raise RemoteError(f"{host.target.login}: no xl there (is it a Xen host?): cannot tell "
                           f"whether {name} runs")
     if proc.returncode != 0:
-        return None
+        detail = proc.stderr.decode(errors="replace").strip()
+        if _UNKNOWN_DOMAIN in detail:
+            return None
+        # Not knowing whether it runs is not knowing that it does not.
+        raise RemoteError(f"{host.target.login}: cannot tell whether {name} runs: xl list "
+                          f"failed: {detail.splitlines()[-1] if detail else proc.returncode}")
     for line in proc.stdout.decode(errors="replace").splitlines()[1:]:
         fields = line.split()
         if len(fields) >= 5 and fields[0] == name:
