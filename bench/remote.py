@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,11 +38,35 @@ from xenshift.config.devices import DiskSpec  # noqa: E402
 from xenshift.convert.libvirt import KvmOptions  # noqa: E402
 from xenshift.convert.pipeline import ConversionRequest, convert  # noqa: E402
 from xenshift.inspect import images  # noqa: E402
+from xenshift.progress import Progress  # noqa: E402
 from xenshift.remote.disks import RemoteDisks  # noqa: E402
 from xenshift.remote.session import RemoteSource  # noqa: E402
 from xenshift.sshhost import SshHost, SshOptions, SshTarget  # noqa: E402
 
 TARGET_RATIO = 1.2
+
+
+class PhaseTimes(Progress):
+    """Progress that prints how long each step and copy of a conversion took."""
+
+    def __init__(self):
+        super().__init__(enabled=False)
+
+    @contextmanager
+    def step(self, label: str):
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            print(f"    {time.monotonic() - start:7.1f} s  {label}", flush=True)
+
+    @contextmanager
+    def copy(self, label: str, size: int | None = None):
+        start = time.monotonic()
+        try:
+            yield lambda fraction: None
+        finally:
+            print(f"    {time.monotonic() - start:7.1f} s  {label}", flush=True)
 
 
 def timed(label: str, body) -> float:
@@ -55,7 +80,8 @@ def timed(label: str, body) -> float:
 
 def xen2kvm(config: Path, out: Path, remote: RemoteSource | None = None) -> None:
     convert(ConversionRequest(source=config, target="kvm", outdir=out,
-                              kvm=KvmOptions(accel="tcg"), remote=remote))
+                              kvm=KvmOptions(accel="tcg"), remote=remote,
+                              progress=PhaseTimes()))
 
 
 def virt_v2v(disk: Path, fmt: str, out: Path, log: Path) -> None:

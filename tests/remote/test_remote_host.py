@@ -187,6 +187,11 @@ def test_guest_by_name_reads_libxl_record_and_config_file(xen1, client, tmp_path
         assert "/dev/vg0/kept" in xml
     finally:
         xen1.forget("kept")
+    config = config_on(xen1, "filed", ["format=raw, vdev=xvda, target=/dev/vg0/filed"])
+    hvm = run("xen2hvm", "-ic", xen1.url(), str(config), "--config-only", "--dry-run",
+              *client.args())
+    assert hvm.returncode == 0, hvm.stderr
+    assert f"--- root@{xen1.addr}:{config}" in hvm.stdout and '+type = "hvm"' in hvm.stdout
     unknown = run("xen2kvm", "-ic", xen1.url(), "nosuch", "--config-only", "-o", str(out),
                   *client.args())
     assert unknown.returncode != 0 and "no domain nosuch known to xl" in unknown.stderr
