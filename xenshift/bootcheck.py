@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from xenshift.errors import XenshiftError
+from xenshift.processes import stop_process
 
 Accel = Literal["tcg", "kvm"]
 ACCEL_ENV = "XENSHIFT_BOOT_ACCEL"
@@ -129,16 +130,6 @@ def qemu_argv(disks: list[BootDisk], target: str, macs: list[str | None], accel:
     return argv
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(_KILL_WAIT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _text(raw: bytes) -> str:
     return _ANSI.sub("", raw.decode(errors="replace").replace("\r", ""))
 
@@ -167,7 +158,7 @@ def run_boot(argv: list[str], timeout: float) -> BootResult:
             if FAILURE.search(log):
                 break
     finally:
-        _stop(proc)
+        stop_process(proc, _KILL_WAIT_S)
     return BootResult(False, time.monotonic() - start, None, _text(raw))
 
 

@@ -26,13 +26,22 @@ class Progress:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
 
     @contextmanager
-    def copy(self, label: str) -> Iterator[Callable[[float], None]]:
-        """A bar for a copy; the caller reports the fraction done (0..1)."""
-        bar = tqdm(total=_PERCENT, desc=label, unit="%", disable=not self.enabled,
-                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}", leave=False)
+    def copy(self, label: str, size: int | None = None) -> Iterator[Callable[[float], None]]:
+        """A bar for a copy; the caller reports the fraction done (0..1).
+
+        Given the ``size`` in bytes, the bar shows bytes done and the rate.
+        """
+        if size:
+            bar = tqdm(total=size, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
+                       disable=not self.enabled, leave=False)
+            scale = size
+        else:
+            bar = tqdm(total=_PERCENT, desc=label, unit="%", disable=not self.enabled,
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}", leave=False)
+            scale = _PERCENT
 
         def update(fraction: float) -> None:
-            bar.update(max(0, round(fraction * _PERCENT) - bar.n))
+            bar.update(max(0, round(fraction * scale) - bar.n))
 
         try:
             yield update

@@ -13,15 +13,12 @@ config file are removed when the check ends, whatever the outcome.
 
 from __future__ import annotations
 
-import re
 import shlex
 import subprocess
-from dataclasses import dataclass
 
 from xenshift.bootcheck import BootCheckError, BootResult, run_boot
-from xenshift.errors import InputError
+from xenshift.sshhost import SshTarget
 
-_URL = re.compile(r"ssh://(?:(?P<user>[^@/:\s]+)@)?(?P<host>[^@/:\s\[\]]+)(?::(?P<port>\d+))?/?")
 BOOT_SUFFIX = "--xenshift-boot"
 SSH_TIMEOUT = 120
 # What the boot domain gets besides its converted config: no restart (a
@@ -31,40 +28,7 @@ _OVERRIDES = {"on_reboot": "destroy", "on_crash": "destroy", "on_poweroff": "des
 _HVM_OVERRIDES = {"serial": "pty", "vnc": "0", "sdl": "0"}
 
 
-@dataclass(frozen=True)
-class XenHostTarget:
-    """``ssh://[USER@]HOST[:PORT]``: a Xen host reached with ssh."""
-
-    host: str
-    user: str | None = None
-    port: int | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> "XenHostTarget":
-        """The target of ``url``, or InputError naming what is wrong."""
-        found = _URL.fullmatch(url)
-        if not found:
-            raise InputError(f"--boot-on {url!r}: expected ssh://[USER@]HOST[:PORT]")
-        port = int(found["port"]) if found["port"] else None
-        if port is not None and not 0 < port < 65536:
-            raise InputError(f"--boot-on {url!r}: port {port} is out of range")
-        return cls(found["host"], found["user"], port)
-
-    def __str__(self) -> str:
-        user = f"{self.user}@" if self.user else ""
-        return f"ssh://{user}{self.host}" + (f":{self.port}" if self.port else "")
-
-    def argv(self, ssh_command: str, remote: str, tty: bool = False) -> list[str]:
-        """``SSH [-p PORT] [-tt] [USER@]HOST REMOTE``."""
-        argv = shlex.split(ssh_command) or ["ssh"]
-        if self.port:
-            argv += ["-p", str(self.port)]
-        if tty:
-            argv.append("-tt")
-        return argv + [f"{self.user}@{self.host}" if self.user else self.host, remote]
-
-
-def _ssh(target: XenHostTarget, ssh_command: str, remote: str,
+def _ssh(target: SshTarget, ssh_command: str, remote: str,
          input: bytes | None = None) -> subprocess.CompletedProcess:
     try:
         proc = subprocess.run(target.argv(ssh_command, remote), input=input,
@@ -82,7 +46,7 @@ def _assign(key: str, value: str) -> str:
     return shlex.quote(f'{key}="{value}"')
 
 
-def xen_boot_check(target: XenHostTarget, ssh_command: str, config: bytes, name: str,
+def xen_boot_check(target: SshTarget, ssh_command: str, config: bytes, name: str,
                    guest_type: str, images: list[str], timeout: float) -> BootResult:
     """Boot ``config`` (an xl config whose disks are ``images``) on the
     Xen host as ``guest_type`` and wait for userspace on its console."""

@@ -75,8 +75,7 @@ def test_cluster_hosts_and_source_are_read_and_checked(tmp_path: Path) -> None:
         "\"tcp://sched:8786\", not 'sched'",
         f"{job_path}:10: hosts must be a list of worker names (e.g. [\"xen1-conv\"]), "
         "not 'xen1-conv'",
-        f"{job_path}:11: source must be an ssh:// URL naming the Xen host "
-        "(e.g. \"ssh://root@xen1/\"), not '/srv/xen1'",
+        f"{job_path}:11: source = '/srv/xen1': expected ssh://[USER@]HOST[:PORT]",
     ]
 
 

@@ -52,7 +52,8 @@ def test_every_mistake_is_reported_with_its_line(tmp_path: Path) -> None:
         f"{path}:2: target = 'xen': choose from hvm, pvh, kvm",
         f"{path}:3: workers must be a whole number of at least 1, not 0",
         f"{path}:4: unknown key 'speed' in [job] (known: accel, bridge, config_only, "
-        "disk_bus, format, hdtype, machine, network, nic_model, output, target, "
+        "disk_bus, format, hdtype, machine, network, nic_model, output, password_file, "
+        "per_host, source, ssh_host_key_checking, ssh_identity, ssh_known_hosts, target, "
         "verify_boot, workers)",
         f"{path}:7: config = 'guests/none-*.cfg' matches no file",
         f"{path}:11: format = 'vmdk': choose from qcow2, raw",

@@ -12,7 +12,16 @@ cluster = "tcp://sched:8786"  # optional: run on a Dask cluster
 config = "guests/*.cfg" # a path or a glob, relative to the job file
 # any job option may be overridden per guest; placement on a cluster:
 hosts = ["xen1-conv"]   # only these workers (see xenshift.batch.placement)
+
+[[guest]]
+source = "ssh://root@xen1"  # read from this Xen host (also a job option)
+config = "web01"            # then: a domain name or a config path there
 ```
+
+With guests read from Xen hosts, ``per_host`` (a job option) caps the
+conversions that read from one host at a time, and ``ssh_identity``,
+``ssh_known_hosts``, ``ssh_host_key_checking`` and ``password_file`` say
+how to log in (as the commands' options do).
 
 The whole file is checked before anything runs: TOML syntax, unknown or
 mistyped keys, targets, globs that match nothing, guests listed twice.
@@ -32,6 +41,7 @@ from typing import Any
 from xenshift.batch.placement import PLACEMENT_KEYS, Placement, read_placement
 from xenshift.errors import ConfigError, ConfigErrors, InputError, Location, excerpt
 from xenshift.inputs import read_input
+from xenshift.sshhost import HOST_KEY_CHECKING, SshOptions, SshTarget
 
 TARGETS = ("hvm", "pvh", "kvm")
 FORMATS = ("qcow2", "raw")
@@ -49,8 +59,13 @@ _OPTIONS: dict[str, tuple[type, tuple | None]] = {
     "disk_bus": (str, ("virtio", "sata")),
     "nic_model": (str, ("e1000", "rtl8139")),
     "hdtype": (str, ("ide", "ahci")),
+    "source": (str, None),
+    "ssh_identity": (str, None),
+    "ssh_known_hosts": (str, None),
+    "ssh_host_key_checking": (str, HOST_KEY_CHECKING),
+    "password_file": (str, None),
 }
-_JOB_ONLY: dict[str, type] = {"output": str, "workers": int}
+_JOB_ONLY: dict[str, type] = {"output": str, "workers": int, "per_host": int}
 # Where the job runs, not how its guests convert: checked on its own, with
 # the form a value takes in its message.
 _RUN_KEYS = frozenset({"cluster"})
@@ -71,11 +86,22 @@ class GuestOptions:
     disk_bus: str = "virtio"
     nic_model: str = "e1000"
     hdtype: str = "ide"
+    source: str | None = None    # ssh://[USER@]HOST[:PORT]: read from that Xen host
+    ssh_identity: str | None = None
+    ssh_known_hosts: str | None = None
+    ssh_host_key_checking: str = "yes"
+    password_file: str | None = None
+
+    def ssh(self) -> SshOptions:
+        """How to log in to the source host."""
+        return SshOptions(self.ssh_identity, self.ssh_known_hosts, self.password_file,
+                          self.ssh_host_key_checking)
 
 
 @dataclass(frozen=True)
 class GuestJob:
-    """One guest of the job: its config file and its options."""
+    """One guest of the job: its config file (on its host, with a
+    ``source``: a domain name or config path there) and its options."""
 
     source: Path
     options: GuestOptions
@@ -83,9 +109,15 @@ class GuestJob:
     placement: Placement = Placement()
 
     @property
+    def host(self) -> str | None:
+        """The Xen host the guest is read from, None for a local config."""
+        return self.options.source
+
+    @property
     def key(self) -> str:
-        """The guest's identity in the journal: its absolute config path."""
-        return str(self.source)
+        """The guest's identity in the journal: its absolute config path,
+        or HOST GUEST for a guest read from a host."""
+        return f"{self.host} {self.source}" if self.host else str(self.source)
 
 
 @dataclass
@@ -97,6 +129,7 @@ class Job:
     workers: int
     guests: list[GuestJob] = field(default_factory=list)
     cluster: str | None = None   # a Dask scheduler's address
+    per_host: int | None = None  # conversions reading from one host at a time
 
 
 class _Lines:
@@ -156,6 +189,14 @@ class _Checker:
         if allowed is not None and value not in allowed:
             self.error(line, f"{key} = {value!r}: choose from {', '.join(allowed)}")
             return None
+        if key == "source":
+            try:
+                SshTarget.parse(value, "source =")
+            except InputError as err:
+                self.error(line, err.message)
+                return None
+        if key in ("ssh_identity", "ssh_known_hosts", "password_file"):
+            return str(self.path.resolve().parent / value)
         if kind is dict:
             bad = [k for k, v in value.items() if not isinstance(v, str)]
             if bad:
@@ -237,6 +278,12 @@ def parse_job(raw: bytes, p: Path) -> Job:
         check.error(check.lines.of("job", 1, "workers"),
                     f"workers must be a whole number of at least 1, not {workers!r}")
         workers = 1
+    per_host = job_table.get("per_host")
+    if per_host is not None and (not isinstance(per_host, int) or isinstance(per_host, bool)
+                                 or per_host < 1):
+        check.error(check.lines.of("job", 1, "per_host"),
+                    f"per_host must be a whole number of at least 1, not {per_host!r}")
+        per_host = None
     output = job_table.get("output", "out")
     if not isinstance(output, str) or not output:
         check.error(check.lines.of("job", 1, "output"), "output must be a directory name")
@@ -254,41 +301,54 @@ def parse_job(raw: bytes, p: Path) -> Job:
         guests_tables = []
     base = p.resolve().parent
     guests: list[GuestJob] = []
-    seen: dict[Path, int] = {}
+    seen: dict[str, int] = {}
     for nth, table in enumerate(guests_tables, 1):
         overrides = check.options("guest", nth, table,
                                   set(_OPTIONS) | {"config"} | PLACEMENT_KEYS)
-        placement = read_placement(table, lambda key, message, nth=nth: check.error(
-            check.lines.of("guest", nth, key), message))
         pattern = table.get("config")
         line = check.lines.of("guest", nth, "config")
         if not isinstance(pattern, str) or not pattern:
             check.error(check.lines.of("guest", nth), "[[guest]] needs config = "
                                                       "\"PATH or GLOB\"")
             continue
-        try:
-            sources = _expand(base, pattern)
-            found = bool(sources) and (glob.has_magic(pattern) or sources[0].exists())
-        except OSError as err:
-            check.error(line, f"config = '{excerpt(pattern)}': {err.strerror}")
-            continue
-        if not found:
-            check.error(line, f"config = '{excerpt(pattern)}' matches no file")
-            continue
         merged = {**job_options, **overrides}
+        placement = read_placement(table, merged.get("source"),
+                                   lambda key, message, nth=nth: check.error(
+                                       check.lines.of("guest", nth, key), message))
+        if "source" in table or "source" in job_table:
+            # A guest of a Xen host: its config is read there when it runs
+            # (none if the source is wrong, which is reported already).
+            sources = [Path(pattern)] if merged.get("source") else []
+        else:
+            sources = _local_sources(check, base, pattern, line)
         merged.pop("output", None)
         merged.pop("workers", None)
-        if "target" not in merged:
-            continue  # already reported for [job]
+        if "target" not in merged or not sources:
+            continue  # already reported
         options = GuestOptions(**merged)
         for source in sources:
-            if source in seen:
-                check.error(line, f"{source} is already listed by [[guest]] "
-                                  f"number {seen[source]}")
+            job = GuestJob(source, options, nth, placement)
+            if job.key in seen:
+                check.error(line, f"{job.key} is already listed by [[guest]] "
+                                  f"number {seen[job.key]}")
                 continue
-            seen[source] = nth
-            guests.append(GuestJob(source, options, nth, placement))
+            seen[job.key] = nth
+            guests.append(job)
     if check.errors:
         raise ConfigErrors(sorted(check.errors, key=lambda e: e.location.line or 0))
     out_path = Path(output) if os.path.isabs(output) else base / output
-    return Job(p, out_path, workers, guests, cluster)
+    return Job(p, out_path, workers, guests, cluster, per_host)
+
+
+def _local_sources(check: _Checker, base: Path, pattern: str, line: int) -> list[Path]:
+    """The config files ``pattern`` names; none (with an error) if it names none."""
+    try:
+        sources = _expand(base, pattern)
+        found = bool(sources) and (glob.has_magic(pattern) or sources[0].exists())
+    except OSError as err:
+        check.error(line, f"config = '{excerpt(pattern)}': {err.strerror}")
+        return []
+    if not found:
+        check.error(line, f"config = '{excerpt(pattern)}' matches no file")
+        return []
+    return sources

@@ -1,9 +1,9 @@
 """Where a guest of a batch job may be converted.
 
 A job file says it per ``[[guest]]`` table: ``hosts = ["xen1-conv"]`` names
-the conversion hosts (cluster workers) that can read the guest's disks;
-``source = "ssh://root@xen1/..."`` names the Xen host the disks are read
-from, and only workers that declare that source host take the guest. The
+the conversion hosts (cluster workers) that can read the guest's disks; a
+guest read from a Xen host (its ``source = "ssh://root@xen1"``, a job or
+guest option) goes only to workers that declare that source host. The
 scheduler enforces both (:mod:`xenshift.batch.cluster`); a local run has
 one host, which reads everything, so it ignores them.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-PLACEMENT_KEYS = frozenset({"hosts", "source"})
+PLACEMENT_KEYS = frozenset({"hosts"})
 # The worker resource a guest read from source host H asks for: workers
 # that reach H declare it (``--resources source:H=N``, N the reads from H
 # they run at once).
@@ -34,8 +34,10 @@ class Placement:
         return SOURCE_RESOURCE.format(self.source_host) if self.source_host else None
 
 
-def read_placement(table: dict[str, Any], error: Callable[[str, str], None]) -> Placement:
-    """The placement keys of one ``[[guest]]`` table.
+def read_placement(table: dict[str, Any], source: str | None,
+                   error: Callable[[str, str], None]) -> Placement:
+    """The placement of one ``[[guest]]`` table whose guest is read from
+    ``source`` (an ``ssh://`` URL the job file's checks accepted, or None).
 
     ``error(key, message)`` is called for each bad value; the result then
     leaves that key out.
@@ -49,13 +51,4 @@ def read_placement(table: dict[str, Any], error: Callable[[str, str], None]) -> 
                            f"(e.g. [\"xen1-conv\"]), not {value!r}")
         else:
             hosts = tuple(dict.fromkeys(value))
-    source_host = None
-    if "source" in table:
-        value = table["source"]
-        parts = urlsplit(value) if isinstance(value, str) else None
-        if parts is None or parts.scheme != "ssh" or not parts.hostname:
-            error("source", f"source must be an ssh:// URL naming the Xen host "
-                            f"(e.g. \"ssh://root@xen1/\"), not {value!r}")
-        else:
-            source_host = parts.hostname
-    return Placement(hosts, source_host)
+    return Placement(hosts, urlsplit(source).hostname if source else None)

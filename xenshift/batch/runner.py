@@ -19,7 +19,7 @@ import json
 import multiprocessing
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -80,6 +80,9 @@ def parallelism(job: Job, requested: int | None) -> int:
 
 
 def _guest_name(guest: GuestJob) -> str:
+    if guest.host:
+        # Named without asking its host, which may not answer.
+        return safe_name(guest.source.stem)
     try:
         return safe_name(load_guest(guest.source).config.name)
     except XenshiftError:
@@ -192,16 +195,27 @@ class Runner:
                 journal.close()
         return self.summary
 
+    def _next(self, queue: deque[GuestRow], guests: dict[str, GuestJob],
+              hosts: Counter) -> GuestRow | None:
+        """The first queued guest whose source host has a free slot (``per_host``)."""
+        for row in queue:
+            host = guests[row.key].host
+            if host is None or self.job.per_host is None or hosts[host] < self.job.per_host:
+                queue.remove(row)
+                return row
+        return None
+
     def _execute(self, journal: Journal, guests: dict[str, GuestJob],
                  todo: list[GuestRow], slots: int) -> None:
         queue = deque(todo)
         running: dict[object, tuple[multiprocessing.Process, object, GuestRow, float]] = {}
+        hosts: Counter = Counter()  # running conversions per source host
         context = multiprocessing.get_context("fork")
         with tqdm(total=len(todo), unit="guest", desc="xen-batch",
                   disable=None) as bar:
             while queue or running:
-                while queue and len(running) < slots:
-                    row = queue.popleft()
+                while len(running) < slots and (row := self._next(queue, guests, hosts)):
+                    hosts[guests[row.key].host] += 1
                     journal.start(row.key)
                     attempt = (journal.row(row.key) or row).attempts
                     task = Task(guests[row.key], row.name, self.job.output, attempt)
@@ -214,6 +228,7 @@ class Runner:
                     running[process.sentinel] = (process, receive, row, time.monotonic())
                 for sentinel in wait(list(running), timeout=1.0):
                     process, receive, row, started = running.pop(sentinel)
+                    hosts[guests[row.key].host] -= 1
                     message = receive.recv() if receive.poll() else None
                     process.join()
                     receive.close()

@@ -35,6 +35,7 @@ from xenshift.convert.libvirt import KvmOptions
 from xenshift.convert.pipeline import ConversionRequest, convert
 from xenshift.convert.to_hvm import HvmOptions
 from xenshift.errors import XenshiftError
+from xenshift.remote.session import RemoteSource
 
 RESULT_NAME = "xen-batch-result.json"
 STAGING = ".staging"
@@ -66,7 +67,8 @@ def request_for(guest: GuestJob, outdir: Path) -> ConversionRequest:
         kvm=KvmOptions(machine=o.machine, accel=o.accel, disk_bus=o.disk_bus,
                        bridges=dict(o.bridge), networks=dict(o.network)),
         disks=DiskOptions(output_format=o.format),
-        boot=BootOptions() if o.verify_boot else None)
+        boot=BootOptions() if o.verify_boot else None,
+        remote=RemoteSource(o.source, o.ssh()) if o.source else None)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -177,6 +179,7 @@ def convert_and_publish(task: Task, worker: str | None = None) -> dict:
         result = convert(request_for(task.guest, out))
         record = result.to_json() | {
             "name": task.name, "source": str(task.guest.source),
+            "host": task.guest.host,
             "target": task.guest.options.target,
             "config_only": task.guest.options.config_only,
             "options": _options_json(task.guest.options),

@@ -13,10 +13,20 @@ import os
 import click
 
 from xenshift.cli.errors import report_errors
+from xenshift.cli.remote_options import remote_options
 from xenshift.inspect import GuestFacts, assess, inspect_disks, inspect_tree
 from xenshift.inspect.facts import to_plain
 from xenshift.inspect.readiness import Verdict
+from xenshift.errors import InputError
 from xenshift.inspect.sources import disks_from_config, disks_from_paths, is_config_file
+from xenshift.remote.session import RemoteSession, RemoteSource
+
+
+def _load_remote(inputs: tuple[str, ...], remote: RemoteSource) -> GuestFacts:
+    if len(inputs) != 1:
+        raise InputError("with -ic, give one GUEST: a domain name or config path on the host")
+    with RemoteSession(remote, inputs[0]) as session:
+        return inspect_disks(session.disks(session.guest.guest.config))
 
 
 def _load(inputs: tuple[str, ...]) -> GuestFacts:
@@ -117,9 +127,14 @@ def render_text(facts: GuestFacts, verdicts: dict[str, Verdict]) -> str:
 @click.argument("inputs", nargs=-1, required=True, metavar="DISK…|GUEST.cfg|ROOTDIR")
 @click.option("--json", "as_json", is_flag=True, help="Print facts and verdicts as JSON.")
 @report_errors
-def inspect_command(inputs: tuple[str, ...], as_json: bool) -> None:
-    """Inspect a Xen guest read-only and judge its readiness for hvm, pvh, kvm."""
-    facts = _load(inputs)
+@remote_options
+def inspect_command(inputs: tuple[str, ...], as_json: bool,
+                    remote: RemoteSource | None) -> None:
+    """Inspect a Xen guest read-only and judge its readiness for hvm, pvh, kvm.
+
+    With -ic, the one input is a domain name or config path on that Xen host.
+    """
+    facts = _load_remote(inputs, remote) if remote else _load(inputs)
     verdicts = assess(facts)
     if as_json:
         click.echo(json.dumps({"facts": facts.to_dict(), "readiness": to_plain(verdicts)},

@@ -11,11 +11,13 @@ from xenshift.bootcheck import BootOptions
 from xenshift.cli.conversion_output import print_result, progress_for
 from xenshift.cli.disk_options import disk_options
 from xenshift.cli.errors import report_errors
+from xenshift.cli.remote_options import remote_options
 from xenshift.convert.guest_disks import DiskOptions
 from xenshift.convert.pipeline import ConversionRequest, convert
 from xenshift.convert.to_hvm import NIC_MODELS, HvmOptions
 from xenshift.errors import InputError
-from xenshift.xenboot import XenHostTarget
+from xenshift.remote.session import RemoteSource
+from xenshift.sshhost import SshTarget
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,11 +47,14 @@ from xenshift.xenboot import XenHostTarget
               help="ssh command for --boot-on, like xl's -s.")
 @report_errors
 @disk_options
+@remote_options
 def xen2hvm(guest: Path, target: str, outdir: Path | None, config_only: bool,
             nic_model: str, hdtype: str, keep_xvd: bool, dry_run: bool,
             as_json: bool, disks: DiskOptions, boot: BootOptions | None,
+            remote: RemoteSource | None,
             boot_on: str | None, boot_ssh: str) -> None:
-    """Convert the Xen PV guest GUEST (xl/xm config or libvirt XML) to HVM or PVH.
+    """Convert the Xen PV guest GUEST (xl/xm config or libvirt XML; with -ic, a
+    domain name or config path on that Xen host) to HVM or PVH.
 
     Converts the guest's disks into new images (OUTDIR/NAME-xvdX.qcow2) that
     boot as the target, writes OUTDIR/NAME.cfg pointing at them, and reports
@@ -58,7 +63,7 @@ def xen2hvm(guest: Path, target: str, outdir: Path | None, config_only: bool,
     if boot_on:
         if boot is None:
             raise InputError("--boot-on goes with --verify-boot")
-        XenHostTarget.parse(boot_on)
+        SshTarget.parse(boot_on, "--boot-on")
         boot = replace(boot, boot_on=boot_on, ssh_command=boot_ssh)
     elif target == "pvh" and boot is not None:
         raise InputError("a PVH guest boots under Xen only: --verify-boot --to pvh needs "
@@ -67,7 +72,7 @@ def xen2hvm(guest: Path, target: str, outdir: Path | None, config_only: bool,
         source=guest, target=target, outdir=outdir, config_only=config_only,
         dry_run=dry_run,
         hvm=HvmOptions(nic_model=nic_model, hdtype=hdtype, keep_xvd=keep_xvd),
-        disks=disks, boot=boot, progress=progress_for(as_json))
+        disks=disks, boot=boot, progress=progress_for(as_json), remote=remote)
     print_result(convert(request), as_json=as_json, dry_run=dry_run)
 
 

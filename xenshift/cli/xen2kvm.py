@@ -10,10 +10,12 @@ from xenshift.bootcheck import BootOptions
 from xenshift.cli.conversion_output import print_result, progress_for
 from xenshift.cli.disk_options import disk_options
 from xenshift.cli.errors import report_errors
+from xenshift.cli.remote_options import remote_options
 from xenshift.convert.guest_disks import DiskOptions
 from xenshift.convert.libvirt import KvmOptions
 from xenshift.convert.pipeline import ConversionRequest, convert
 from xenshift.errors import InputError
+from xenshift.remote.session import RemoteSource
 
 
 def _mapping(option: str, pairs: tuple[str, ...]) -> dict[str, str]:
@@ -49,11 +51,14 @@ def _mapping(option: str, pairs: tuple[str, ...]) -> dict[str, str]:
               help="Print the result as one JSON object.")
 @report_errors
 @disk_options
+@remote_options
 def xen2kvm(guest: Path, outdir: Path | None, config_only: bool, machine: str,
             accel: str, disk_bus: str, bridges: tuple[str, ...],
             networks: tuple[str, ...], define: bool, dry_run: bool, as_json: bool,
-            disks: DiskOptions, boot: BootOptions | None) -> None:
-    """Convert the Xen guest GUEST (xl/xm config or libvirt XML) to KVM.
+            disks: DiskOptions, boot: BootOptions | None,
+            remote: RemoteSource | None) -> None:
+    """Convert the Xen guest GUEST (xl/xm config or libvirt XML; with -ic, a
+    domain name or config path on that Xen host) to KVM.
 
     Converts the guest's disks into new images (OUTDIR/NAME-xvdX.qcow2) that
     boot on KVM, writes OUTDIR/NAME.xml (libvirt domain XML pointing at
@@ -66,7 +71,7 @@ def xen2kvm(guest: Path, outdir: Path | None, config_only: bool, machine: str,
         kvm=KvmOptions(machine=machine, accel=accel, disk_bus=disk_bus,
                        bridges=_mapping("--bridge", bridges),
                        networks=_mapping("--network", networks)),
-        disks=disks, boot=boot, define=define, progress=progress_for(as_json))
+        disks=disks, boot=boot, define=define, progress=progress_for(as_json), remote=remote)
     print_result(convert(request), as_json=as_json, dry_run=dry_run)
 
 

@@ -86,10 +86,10 @@ def _as_sources(facts: GuestFacts, work: list[DiskImage], sources: list[DiskImag
     layout = facts.layout
     if layout is not None:
         layout = dataclasses.replace(layout, disks=tuple(
-            dataclasses.replace(d, path=by_path[d.path].path, format=by_path[d.path].format)
+            dataclasses.replace(d, path=by_path[d.path].shown, format=by_path[d.path].format)
             if d.path in by_path else d for d in layout.disks))
     return dataclasses.replace(facts, layout=layout,
-                               sources=tuple(f"{s.vdev}={s.path}" for s in sources))
+                               sources=tuple(f"{s.vdev}={s.shown}" for s in sources))
 
 
 def plan_disks(disks: list[DiskImage], request: PlanInput,

@@ -15,9 +15,11 @@ import difflib
 import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from xenshift.bootcheck import BootCheckError, BootOptions, BootResult, boot_check
-from xenshift.xenboot import XenHostTarget, xen_boot_check
+from xenshift.sshhost import SshTarget
+from xenshift.xenboot import xen_boot_check
 from xenshift.config.devices.disk import parse_disk, with_image
 from xenshift.config.edit import set_list_items
 from xenshift.config.model import DomainConfig
@@ -32,15 +34,16 @@ from xenshift.convert.libvirt.convert import map_domain
 from xenshift.convert.report import ChangeReport
 from xenshift.convert.retarget import XenConversion
 from xenshift.convert.secrets import carries_secret
-from xenshift.convert.source import load_guest
+from xenshift.convert.source import Guest, load_guest
 from xenshift.convert.to_hvm import HvmOptions, to_hvm
 from xenshift.convert.to_pvh import to_pvh
-from xenshift.errors import XenshiftError
+from xenshift.errors import InputError, XenshiftError
 from xenshift.inspect.facts import GuestFacts
 from xenshift.inspect.readiness import assess
 from xenshift.inspect.sources import DiskImage, disks_of_domain
 from xenshift.outputs import OutputDir, default_outdir, safe_name
 from xenshift.progress import QUIET, Progress
+from xenshift.remote.session import RemoteSession, RemoteSource
 
 TARGETS = ("hvm", "pvh", "kvm")
 CONFIG_ONLY_NOTE = "converting the config only (--config-only): the guest's disks are untouched"
@@ -56,7 +59,8 @@ class ConversionRequest:
     """What to convert, to what, and where the results go.
 
     ``boot`` asks for a boot check of the result (None: no check);
-    ``define`` defines a KVM result in libvirt once published.
+    ``define`` defines a KVM result in libvirt once published. With
+    ``remote``, ``source`` is a domain name or config path on that host.
     """
 
     source: Path
@@ -70,6 +74,7 @@ class ConversionRequest:
     boot: BootOptions | None = None
     define: bool = False
     progress: Progress = QUIET
+    remote: RemoteSource | None = None
 
 
 @dataclass
@@ -172,12 +177,14 @@ def _config_output(request: ConversionRequest, config: DomainConfig,
     result = _point_at_images(result, config, images)
     outdir = _outdir(request, config)
     diff = unified_diff(config.document.text, result.document.text,
-                        str(request.source), str(outdir / f"{name}.cfg"))
+                        config.path or str(request.source), str(outdir / f"{name}.cfg"))
     return f"{name}.cfg", result.document.to_bytes(), result.report, diff, "diff"
 
 
 def _outdir(request: ConversionRequest, config: DomainConfig) -> Path:
-    return request.outdir or default_outdir(request.source, config.name, request.target)
+    # A remote guest's default output directory is in the current one.
+    source = Path(request.source.name) if request.remote else request.source
+    return request.outdir or default_outdir(source, config.name, request.target)
 
 
 def _plan_input(request: ConversionRequest, config: DomainConfig) -> PlanInput:
@@ -224,7 +231,7 @@ def _boot_on_xen(request: ConversionRequest, config: DomainConfig,
                                     guest.outputs[spec.vdev].format)
               for spec in config.disks if spec.target and spec.vdev in guest.outputs}
     data = _config_output(request, config, images)[1]
-    return xen_boot_check(XenHostTarget.parse(request.boot.boot_on), request.boot.ssh_command,
+    return xen_boot_check(SshTarget.parse(request.boot.boot_on, "--boot-on"), request.boot.ssh_command,
                           data, safe_name(config.name), request.target,
                           [i.path for i in images.values()], request.boot.timeout)
 
@@ -259,12 +266,22 @@ def convert(request: ConversionRequest) -> ConversionResult:
         raise ValueError(f"unknown target {request.target!r}")
     if request.define and request.target != "kvm":
         raise DefineError("--define defines KVM domains in libvirt")
-    guest = load_guest(request.source)
+    if request.remote is None:
+        return _convert(request, load_guest(request.source), disks_of_domain)
+    if request.disks.in_place or request.disks.overlay:
+        raise InputError("-ic reads the guest's disks from its host: its outputs are new "
+                         "images, so neither --in-place nor --overlay")
+    with RemoteSession(request.remote, str(request.source)) as remote:
+        return _convert(request, remote.guest.guest, remote.disks)
+
+
+def _convert(request: ConversionRequest, guest: Guest,
+             disks_of: Callable[[DomainConfig], list[DiskImage]]) -> ConversionResult:
     config = guest.config
     check_guest_name(config, request.target)
     filename, data, report, plan, plan_kind = _config_output(
         request, config, _images(request, config))
-    disks = [] if request.config_only else disks_of_domain(config)
+    disks = [] if request.config_only else disks_of(config)
     notes = guest.notes + ([CONFIG_ONLY_NOTE] if request.config_only else [])
     result = ConversionResult(config.name, report, notes=notes, plan=plan,
                               plan_kind=plan_kind)

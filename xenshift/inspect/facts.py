@@ -89,7 +89,7 @@ def _gather(sources: tuple[str, ...], files: GuestFiles, os_facts: OsFacts,
 
 def gather_facts(session: GuestSession) -> GuestFacts:
     """Every fact about the guest open in ``session``."""
-    sources = tuple(f"{d.vdev}={d.path}" for d in session.disks)
+    sources = tuple(f"{d.vdev}={d.shown}" for d in session.disks)
     packages = session.packages()
     notes = [f"not mounted: {m}" for m in session.unmounted] + session.notes
     return _gather(sources, session.files, session.os_facts(), packages,

@@ -40,13 +40,13 @@ def extension(fmt: str) -> str:
 
 
 def _qemu_img(argv: list[str], what: str, path: str, progress: Progress | None = None,
-              label: str = "") -> None:
+              label: str = "", size: int | None = None) -> None:
     """Run ``qemu-img``; ImageError naming ``path`` if it fails."""
     if progress is None:
         proc = subprocess.run(["qemu-img", *argv], capture_output=True)
         stderr = proc.stderr
     else:
-        with progress.copy(label) as update, subprocess.Popen(
+        with progress.copy(label, size) as update, subprocess.Popen(
                 ["qemu-img", *argv[:1], "-p", *argv[1:]], stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE) as proc:
             while chunk := proc.stdout.read1(4096):
@@ -60,16 +60,18 @@ def _qemu_img(argv: list[str], what: str, path: str, progress: Progress | None =
 
 def overlay(source: DiskImage, path: Path) -> DiskImage:
     """A qcow2 overlay at ``path`` whose backing file is ``source``."""
-    backing = os.path.abspath(source.path)
+    # A local backing file is named by its absolute path; a remote one
+    # (an NBD URI) as it is.
+    backing = source.path if source.is_uri else os.path.abspath(source.path)
     _qemu_img(["create", "-q", "-f", "qcow2", "-b", backing, "-F", source.format,
-               str(path)], "creating an overlay", source.path)
+               str(path)], "creating an overlay", source.shown)
     return DiskImage(str(path), source.vdev, "qcow2", source.size)
 
 
 def flatten(work: DiskImage, path: Path, fmt: str, progress: Progress) -> DiskImage:
     """Copy the disk ``work`` shows (overlay and backing) into a new image."""
     _qemu_img(["convert", "-f", work.format, "-O", fmt, work.path, str(path)],
-              f"writing {path.name}", work.path, progress, f"writing {path.name}")
+              f"writing {path.name}", work.path, progress, f"writing {path.name}", work.size)
     return DiskImage(str(path), work.vdev, fmt, work.size)
 
 

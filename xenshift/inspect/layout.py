@@ -142,7 +142,7 @@ def gather_layout(session: GuestSession) -> LayoutFacts:
                                             part["part_start"], part["part_size"],
                                             _filesystem(session, name), bios))
         disks.append(Disk(
-            image.vdev, image.path, image.format, g.blockdev_getsize64(device), table,
+            image.vdev, image.shown, image.format, g.blockdev_getsize64(device), table,
             classify_boot_sector(g.pread_device(device, 512, 0)), tuple(partitions),
             None if table else _filesystem(session, device)))
     volumes = tuple(

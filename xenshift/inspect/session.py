@@ -127,7 +127,13 @@ class GuestSession:
         g = guestfs.GuestFS(python_return_dict=True)
         self.handle = g
         for disk in self.disks:
-            g.add_drive_opts(disk.path, readonly=not self.writable, format=disk.format)
+            if disk.is_uri:
+                # A remote disk's NBD export (nbd+unix:///?socket=PATH).
+                socket = disk.path.partition("socket=")[2]
+                g.add_drive_opts("", readonly=not self.writable, format=disk.format,
+                                 protocol="nbd", server=[f"unix:{socket}"])
+            else:
+                g.add_drive_opts(disk.path, readonly=not self.writable, format=disk.format)
         try:
             g.launch()
         except RuntimeError as err:
@@ -248,7 +254,7 @@ class GuestSession:
             disk = device
         match = _APPLIANCE_DISK.match(disk)
         image = self._disk_by_letter.get(match.group(1)) if match else None
-        return self._shown[image.path].path if image else self._describe()
+        return self._shown[image.path].shown if image else self._describe()
 
     def _describe(self) -> str:
         return describe(list(self._shown.values()))

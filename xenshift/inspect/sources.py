@@ -27,12 +27,27 @@ _SNIFF_BYTES = 4096
 
 @dataclass(frozen=True)
 class DiskImage:
-    """A readable disk: host path, the guest's name for it, format, size."""
+    """A readable disk: host path, the guest's name for it, format, size.
+
+    A disk read from another host has an NBD URI as ``path`` and its place
+    there (``root@xen1:/dev/vg/web``) as ``label``, which messages show.
+    """
 
     path: str
     vdev: str
     format: str
     size: int
+    label: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The disk as messages name it."""
+        return self.label or self.path
+
+    @property
+    def is_uri(self) -> bool:
+        """Whether ``path`` is a URI (a remote disk's NBD export), not a file."""
+        return "://" in self.path
 
 
 def default_vdev(index: int) -> str:
@@ -124,4 +139,4 @@ def _probe_specs(specs: list[tuple[DiskSpec, str]], where: str) -> list[DiskImag
 
 def describe(disks: list[DiskImage]) -> str:
     """``xvda=PATH, xvdb=PATH`` for messages."""
-    return ", ".join(f"{d.vdev}={Path(d.path)}" for d in disks)
+    return ", ".join(f"{d.vdev}={d.label or Path(d.path)}" for d in disks)

@@ -9,7 +9,6 @@ target on ttyS0. Sources are hashed before and after: they never change.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -19,19 +18,11 @@ from pathlib import Path
 import pytest
 
 from tests.convert.libvirt.conftest import libvirtd, unique_name, virsh  # noqa: F401
+from tests.digests import sha256
 
 pytestmark = pytest.mark.slow
 # A bounded wait for userspace: a TCG boot of these guests takes 30-90 s.
 BOOT_TIMEOUT = "420"
-
-
-def sha256(path: Path) -> str:
-    """The SHA-256 of a (sparse, large) file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="session")
