@@ -39,12 +39,12 @@ def dominfo(h: Handles, domid: int):
 class Toolstack:
     """The xl and xenstore commands the backend needs besides libxenctrl.
 
-    Given the binding (``lib``), xenstore writes go through libxenstore:
-    the suspend request is one, and a process started for it would be
-    part of the guest's downtime.
+    xenstore writes go through libxenstore in the binding (``lib``): the
+    suspend request is one, and a process started for it would be part of
+    the guest's downtime.
     """
 
-    def __init__(self, ffi: Any = None, lib: Any = None):
+    def __init__(self, ffi: Any, lib: Any):
         self._ffi, self._lib = ffi, lib
 
     def run(self, *args: str) -> str:
@@ -84,9 +84,7 @@ class Toolstack:
             return None
 
     def xenstore_write(self, path: str, value: str) -> None:
-        if self._lib is None:
-            self._command("xenstore-write", path, value)
-        elif self._lib.xs_xenstore_write(path.encode(), value.encode()) < 0:
+        if self._lib.xs_xenstore_write(path.encode(), value.encode()) < 0:
             raise BackendError(f"xenstore write of {path}: "
                                f"{os.strerror(self._ffi.errno) or 'failed'}")
 
