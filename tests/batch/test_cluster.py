@@ -23,6 +23,7 @@ from tests.batch.test_runner import _appliances_of, _assert_complete, _fleet, _p
 from tests.migrate.hosts import wait_for
 from xenshift.batch.jobfile import load_job
 from xenshift.batch.journal import Journal, State
+from xenshift.batch.placement import source_resource
 from xenshift.batch.runner import BatchError, run_job
 from xenshift.batch.worker import STAGING, Task, clear_staging, _staging
 from xenshift.errors import ConfigErrors
@@ -61,8 +62,7 @@ def test_cluster_hosts_and_source_are_read_and_checked(tmp_path: Path) -> None:
     assert job.cluster == "tcp://sched:8786"
     placement = job.guests[0].placement
     assert placement.hosts == ("xen1-conv", "xen2-conv")
-    assert placement.source_host == "xen1.example"
-    assert placement.source_resource == "source:xen1.example"
+    assert source_resource(job.guests[0].host) == "source:xen1.example"
 
     job_path.write_text(text.replace('"tcp://sched:8786"', '"sched"')
                         .replace('["xen1-conv", "xen2-conv"]', '"xen1-conv"')

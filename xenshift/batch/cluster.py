@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from xenshift.batch.jobfile import GuestJob
 from xenshift.batch.journal import GuestRow, Journal
+from xenshift.batch.placement import source_resource
 from xenshift.batch.worker import Task, convert_and_publish
 from xenshift.errors import XenshiftError
 
@@ -79,8 +80,8 @@ def _placement_of(guest: GuestJob) -> _Placement:
     resources = {}
     if not guest.options.config_only:
         resources[APPLIANCE] = 1
-    if guest.placement.source_resource:
-        resources[guest.placement.source_resource] = 1
+    if guest.host:
+        resources[source_resource(guest.host)] = 1
     return _Placement(guest.placement.hosts, tuple(sorted(resources.items())))
 
 

@@ -312,9 +312,8 @@ def parse_job(raw: bytes, p: Path) -> Job:
                                                       "\"PATH or GLOB\"")
             continue
         merged = {**job_options, **overrides}
-        placement = read_placement(table, merged.get("source"),
-                                   lambda key, message, nth=nth: check.error(
-                                       check.lines.of("guest", nth, key), message))
+        placement = read_placement(table, lambda key, message, nth=nth: check.error(
+            check.lines.of("guest", nth, key), message))
         if "source" in table or "source" in job_table:
             # A guest of a Xen host: its config is read there when it runs
             # (none if the source is wrong, which is reported already).

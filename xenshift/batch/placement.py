@@ -26,18 +26,16 @@ class Placement:
     """The hosts a guest may be converted on: empty means any."""
 
     hosts: tuple[str, ...] = ()
-    source_host: str | None = None
-
-    @property
-    def source_resource(self) -> str | None:
-        """The worker resource a guest of this source host needs, if any."""
-        return SOURCE_RESOURCE.format(self.source_host) if self.source_host else None
 
 
-def read_placement(table: dict[str, Any], source: str | None,
-                   error: Callable[[str, str], None]) -> Placement:
-    """The placement of one ``[[guest]]`` table whose guest is read from
-    ``source`` (an ``ssh://`` URL the job file's checks accepted, or None).
+def source_resource(source: str | None) -> str | None:
+    """The worker resource a guest read from ``source`` (an ``ssh://``
+    URL, or None for a local guest) asks for."""
+    return SOURCE_RESOURCE.format(urlsplit(source).hostname) if source else None
+
+
+def read_placement(table: dict[str, Any], error: Callable[[str, str], None]) -> Placement:
+    """The placement keys of one ``[[guest]]`` table.
 
     ``error(key, message)`` is called for each bad value; the result then
     leaves that key out.
@@ -51,4 +49,4 @@ def read_placement(table: dict[str, Any], source: str | None,
                            f"(e.g. [\"xen1-conv\"]), not {value!r}")
         else:
             hosts = tuple(dict.fromkeys(value))
-    return Placement(hosts, urlsplit(source).hostname if source else None)
+    return Placement(hosts)
