@@ -187,7 +187,10 @@ def _appliances_of(parent: int) -> list[int]:
     return found
 
 
+# The cluster's fleet test kills a worker inside a disk conversion too;
+# this local-runner twin is in -m extended, for make test's time budget.
 @pytest.mark.slow
+@pytest.mark.extended
 def test_fleet_with_disk_guests_killed_mid_disk_conversion_completes_once(
         tmp_path: Path, pv_guest) -> None:
     """40 config-only guests and 3 real guests converted with their disks."""

@@ -23,6 +23,10 @@ from tests.digests import sha256
 pytestmark = pytest.mark.slow
 # A bounded wait for userspace: a TCG boot of these guests takes 30-90 s.
 BOOT_TIMEOUT = "420"
+# A conversion with its boot takes 6-10 minutes under TCG here: make test
+# boots fixture (a) on KVM (the main path) and leaves the other shapes and
+# targets to -m extended.
+EXTENDED = pytest.mark.extended
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +92,7 @@ def test_a_to_kvm_boots_on_virtio_and_is_defined(pv_guest, source_hashes, tmp_pa
     assert {v: sha256(p) for v, p in pv_guest("a").disks.items()} == source_hashes("a")
 
 
+@EXTENDED
 def test_a_to_hvm_in_place_boots_on_ide(pv_guest, source_hashes, tmp_path, record_boot):
     """In place, on copies of the fixture's disks: backups first, kept after."""
     record_boot("a", "hvm")
@@ -114,6 +119,7 @@ def test_a_to_hvm_in_place_boots_on_ide(pv_guest, source_hashes, tmp_path, recor
     assert {v: sha256(p) for v, p in guest.disks.items()} == source_hashes("a")
 
 
+@EXTENDED
 @pytest.mark.parametrize("shape, option", [("b", "-of raw"), ("c", "--overlay")])
 def test_other_shapes_to_kvm_boot(pv_guest, source_hashes, tmp_path, shape, option,
                                   record_boot):
@@ -136,6 +142,7 @@ def test_other_shapes_to_kvm_boot(pv_guest, source_hashes, tmp_path, shape, opti
     assert {v: sha256(p) for v, p in guest.disks.items()} == source_hashes(shape)
 
 
+@EXTENDED
 @pytest.mark.parametrize("shape, tool", [("d", "xen2kvm"), ("f", "xen2hvm")])
 def test_guest_families_convert_and_boot(pv_guest, source_hashes, tmp_path, shape, tool,
                                          record_boot):
@@ -157,6 +164,7 @@ def test_guest_families_convert_and_boot(pv_guest, source_hashes, tmp_path, shap
     assert {v: sha256(p) for v, p in guest.disks.items()} == source_hashes(shape)
 
 
+@EXTENDED
 def test_ec2_layout_root_partition_is_rebuilt_whole_and_boots(pv_guest, source_hashes,
                                                                tmp_path, record_boot):
     """Shape i: the root file system as the partition vdev xvda1 beside swap
