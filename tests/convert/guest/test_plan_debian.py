@@ -8,14 +8,25 @@ import pytest
 
 from xenshift.convert.guest.plan import GrubInstall, GuestCommand, RebuildInitrd, SetDefaultEntry
 from xenshift.convert.report import ChangeReport
-from tests.convert.guest.trees import (BOOT_UUID, KVER, MAC, ROOT_UUID, SWAP_UUID, after,
-                                       debian_tree, facts_of, plan, with_layout)
+from tests.convert.guest.trees import (BOOT_UUID, KVER, MAC, MODULES, ROOT_UUID, SWAP_UUID,
+                                       after, debian_tree, facts_of, plan, with_layout)
 
 
 @pytest.fixture
 def debian(tmp_path):
     facts, texts = facts_of(debian_tree(tmp_path / "root"))
     return with_layout(facts, "a"), texts
+
+
+def test_a_modular_disk_helper_is_listed_once(tmp_path):
+    """sd_mod as a module is both a wanted driver and a disk helper: the
+    modules file names it once."""
+    dep = "".join(f"kernel/{m}.ko:\n" for m in (*MODULES, "drivers/scsi/sd_mod"))
+    facts, texts = facts_of(debian_tree(tmp_path / "root",
+                                        {f"lib/modules/{KVER}/modules.dep": dep}))
+    p = plan(with_layout(facts, "a"), texts, "kvm")
+    assert after(p, "/etc/initramfs-tools/modules").split().count("sd_mod") == 1
+    assert "sd_mod" in p.steps[0].drivers
 
 
 def test_kvm_renames_devices_moves_the_console_and_rebuilds_boot(debian):

@@ -59,7 +59,8 @@ def _rebuild(kernel: Kernel, drivers: list[str], initrd: str, *argv: str,
 def _update_initramfs(ctx: PlanContext, kernel: Kernel, drivers: list[str]) -> RebuildInitrd:
     listed = {s.value.replace("-", "_") for s in ctx.facts.initrd.settings
               if s.file == INITRAMFS_MODULES}
-    new = [m for m in [*drivers, *DISK_HELPERS[ctx.target]] if m not in listed]
+    # drivers already holds the helpers the kernel has as modules: one line each.
+    new = [m for m in dict.fromkeys([*drivers, *DISK_HELPERS[ctx.target]]) if m not in listed]
     if new:
         ctx.draft.append_lines(CONCERN, INITRAMFS_MODULES, new, _reason(ctx, drivers))
     initrd = kernel.initrd or f"/boot/initrd.img-{kernel.version}"
