@@ -162,8 +162,9 @@ def _wait_incoming(xen, name: str) -> None:
         time.sleep(1)
 
 
-# Extended for make test's budget; the source surviving a failed
-# migration stays in make test on namespace hosts.
+# Extended for make test's budget; the source surviving a killed receiver
+# stays in make test on namespace hosts
+# (tests/migrate/test_namespaces.py::test_killed_mid_migration).
 @pytest.mark.extended
 def test_receiver_killed_mid_stream(xen, xen_certs):
     guest = start(xen.a, CounterGuest("killed-rx", "pv", memory_mib=256, dirty_mib_s=8))
