@@ -237,6 +237,10 @@ def test_pvgrub_becomes_pygrub_for_pvh() -> None:
     assert grub2.boot.uses_pvgrub
     settings = to_pvh(grub2).document.settings.to_json()
     assert settings["bootloader"] == "pygrub" and "kernel" not in settings
+    # SUSE's (grub2-x86_64-xen), which its btrfs guests boot through.
+    suse = _guest('name = "g"\nkernel = "/usr/share/grub2/x86_64-xen/grub.xen"\n'
+                  'disk = [ "/i/a,raw,xvda,w" ]\n')
+    assert suse.boot.uses_pvgrub
 
 
 def test_xm_source_is_written_as_xl() -> None:

@@ -64,14 +64,16 @@ class KernelBoot:
     def uses_pvgrub(self) -> bool:
         """True for pv-grub, as ``firmware=pvgrub*`` or a pv-grub kernel:
         legacy pv-grub's, Xen's ``pvgrub*`` names, or GRUB 2's Xen image
-        (``grub-x86_64-xen.bin``, as Debian's grub-xen-host installs it)."""
+        (``grub-x86_64-xen.bin``, as Debian's grub-xen-host installs it;
+        ``grub.xen``, as SUSE's grub2-x86_64-xen does)."""
         if self.firmware and self.firmware.startswith("pvgrub"):
             return True
         if not self.kernel:
             return False
         base = self.kernel.rsplit("/", 1)[-1]
         return ("pv-grub" in self.kernel or "pvgrub" in self.kernel
-                or (base.startswith("grub-") and base.endswith("-xen.bin")))
+                or (base.startswith("grub-") and base.endswith("-xen.bin"))
+                or base == "grub.xen")
 
 
 @dataclass(frozen=True)
