@@ -231,16 +231,23 @@ def test_pvgrub_becomes_pygrub_for_pvh() -> None:
     assert "kernel" not in settings and "extra" not in settings
     firmware = _guest('name = "g"\nfirmware = "pvgrub64"\ndisk = [ "/i/a,raw,xvda,w" ]\n')
     assert to_pvh(firmware).document.settings.to_json()["bootloader"] == "pygrub"
-    # GRUB 2's own Xen image, as Debian's grub-xen-host installs it, is pv-grub too.
-    grub2 = _guest('name = "g"\nkernel = "/usr/lib/grub-xen/grub-x86_64-xen.bin"\n'
-                   'disk = [ "/i/a,raw,xvda,w" ]\n')
-    assert grub2.boot.uses_pvgrub
-    settings = to_pvh(grub2).document.settings.to_json()
-    assert settings["bootloader"] == "pygrub" and "kernel" not in settings
-    # SUSE's (grub2-x86_64-xen), which its btrfs guests boot through.
-    suse = _guest('name = "g"\nkernel = "/usr/share/grub2/x86_64-xen/grub.xen"\n'
-                  'disk = [ "/i/a,raw,xvda,w" ]\n')
-    assert suse.boot.uses_pvgrub
+
+
+@pytest.mark.parametrize("pv, pvh", [
+    # Debian's grub-xen-host ships both images side by side.
+    ("/usr/lib/grub-xen/grub-x86_64-xen.bin", "/usr/lib/grub-xen/grub-i386-xen_pvh.bin"),
+    ("/usr/lib/grub-xen/grub-i386-xen.bin", "/usr/lib/grub-xen/grub-i386-xen_pvh.bin"),
+    # SUSE's grub2-x86_64-xen (which its btrfs guests boot through) and
+    # grub2-i386-xen_pvh.
+    ("/usr/share/grub2/x86_64-xen/grub.xen", "/usr/share/grub2/i386-xen_pvh/grub.xen"),
+])
+def test_grub2_xen_image_becomes_its_pvh_image(pv, pvh) -> None:
+    config = _guest(f'name = "g"\nkernel = "{pv}"\ndisk = [ "/i/a,raw,xvda,w" ]\n')
+    assert config.boot.uses_pvgrub
+    result = to_pvh(config)
+    settings = result.document.settings.to_json()
+    assert settings["kernel"] == pvh and "bootloader" not in settings
+    assert any("PVH image" in c.reason for c in result.report.changes if c.subject == "kernel")
 
 
 def test_xm_source_is_written_as_xl() -> None:

@@ -97,3 +97,24 @@ def test_device_map():
     entries = parse_device_map("# x\n(hd0)\t/dev/xvda\n(fd0) /dev/fd0\nbogus\n", "/boot/grub/device.map")
     assert [(e.line, e.grub_device, e.os_device) for e in entries] == [
         (2, "(hd0)", "/dev/xvda"), (3, "(fd0)", "/dev/fd0")]
+
+
+def test_btrfs_entries_are_read_below_the_root_subvolume(tmp_path):
+    """GRUB reads btrfs from its top: the root subvolume @'s kernel is
+    /@/boot/vmlinuz-… in grub.cfg and /boot/vmlinuz-… in the guest."""
+    from xenshift.inspect.bootloader import gather_bootloader
+    from xenshift.inspect.files import TreeFiles
+
+    boot = tmp_path / "boot"
+    (boot / "grub").mkdir(parents=True)
+    for name in ("vmlinuz-6.1.0-9-amd64", "initrd.img-6.1.0-9-amd64"):
+        (boot / name).write_bytes(b"")
+    (boot / "grub/grub.cfg").write_text(
+        "menuentry 'Debian' {\n\tinsmod btrfs\n"
+        "\tlinux\t/@/boot/vmlinuz-6.1.0-9-amd64 root=/dev/xvda1 ro\n"
+        "\tinitrd\t/@/boot/initrd.img-6.1.0-9-amd64\n}\n"
+        "menuentry 'gone' {\n\tlinux\t/@/boot/vmlinuz-5.10 root=/dev/xvda1\n}\n")
+    entries = gather_bootloader(TreeFiles(tmp_path)).entries
+    assert [(e.kernel, e.initrd) for e in entries] == [
+        ("/boot/vmlinuz-6.1.0-9-amd64", "/boot/initrd.img-6.1.0-9-amd64"),
+        ("/@/boot/vmlinuz-5.10", None)]

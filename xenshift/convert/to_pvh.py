@@ -4,8 +4,10 @@ A PVH guest keeps its PV disks and NICs but has no emulated hardware, so
 every device-model key goes. It boots like a PV guest, through pygrub or a
 ``kernel=`` (xl.cfg(5)), provided the kernel supports PVH
 (``XEN_ELFNOTE_PHYS32_ENTRY``); the guest-conversion step checks that on
-the disk. pv-grub is itself a PV kernel and cannot start a PVH guest, so it
-is replaced by pygrub, which reads the same grub configuration.
+the disk. pv-grub is itself a PV kernel and cannot start a PVH guest: GRUB
+2's Xen image gives way to its PVH image from the same package, which reads
+the guest's own GRUB as before (pygrub reads no btrfs, for one); legacy
+pv-grub, which has no PVH build, to pygrub, which reads the same menu.
 """
 
 from __future__ import annotations
@@ -17,6 +19,21 @@ from xenshift.convert.retarget import ConversionError, Retarget, XenConversion
 
 _PVGRUB_REASON = ("pv-grub is a PV kernel and cannot start a PVH guest; "
                   "pygrub reads the same grub configuration")
+# GRUB 2's PV images and, beside them in the same package, its PVH image:
+# Debian's grub-xen-host, SUSE's grub2-x86_64-xen and grub2-i386-xen_pvh.
+_DEBIAN_PVH_GRUB = "grub-i386-xen_pvh.bin"
+_SUSE_PV_GRUB_DIR, _SUSE_PVH_GRUB_DIR = "x86_64-xen", "i386-xen_pvh"
+
+
+def pvh_grub_image(kernel: str) -> str | None:
+    """The PVH image of GRUB 2 beside its Xen PV image ``kernel`` (None for
+    legacy pv-grub, which has none)."""
+    head, _, base = kernel.rpartition("/")
+    if base.startswith("grub-") and base.endswith("-xen.bin"):
+        return f"{head}/{_DEBIAN_PVH_GRUB}"
+    if base == "grub.xen" and head.endswith("/" + _SUSE_PV_GRUB_DIR):
+        return f"{head[:-len(_SUSE_PV_GRUB_DIR)]}{_SUSE_PVH_GRUB_DIR}/grub.xen"
+    return None
 
 
 class _ToPvh(Retarget):
@@ -43,7 +60,13 @@ class _ToPvh(Retarget):
         boot = self.config.boot
         if boot.kernel is None:
             return
-        if boot.uses_pvgrub and boot.firmware is None:
+        pvh_grub = pvh_grub_image(boot.kernel) if boot.uses_pvgrub else None
+        if pvh_grub is not None and boot.firmware is None:
+            self.set("kernel", pvh_grub,
+                     "GRUB's Xen PV image cannot start a PVH guest; its PVH image, "
+                     "from the same package in dom0, reads the guest's own GRUB "
+                     "config as before")
+        elif boot.uses_pvgrub and boot.firmware is None:
             self.drop("kernel", _PVGRUB_REASON)
             # pv-grub's extra= names its menu file, which means nothing to
             # pygrub or to a kernel.

@@ -285,10 +285,20 @@ def _variable_cmdlines(file: str, text: str, wanted) -> list[KernelCmdline]:
 
 
 def _in_root(files: GuestFiles, path: str | None) -> str | None:
-    """A config path as seen from ``/``: relative to /boot if /boot is separate."""
-    if path is None or files.is_file(path) or not files.is_file("/boot" + path):
+    """A config path as seen from ``/``: relative to /boot if /boot is
+    separate; on btrfs, below the subvolume GRUB reads it through (GRUB
+    starts at the file system's top, so the root subvolume ``@``'s
+    ``/boot/vmlinuz`` is ``/@/boot/vmlinuz`` to it)."""
+    if path is None or files.is_file(path):
         return path
-    return "/boot" + path
+    if files.is_file("/boot" + path):
+        return "/boot" + path
+    parts = path.strip("/").split("/")
+    for start in range(1, len(parts) - 1):
+        below = "/" + "/".join(parts[start:])
+        if files.is_file(below):
+            return below
+    return path
 
 
 def gather_bootloader(files: GuestFiles) -> BootloaderFacts:

@@ -35,6 +35,8 @@ from xenshift.inspect.sources import DiskImage, describe
 # guestfs's read_file goes through a message limited to a few MiB.
 _READ_FILE_LIMIT = 2 << 20
 _APPLIANCE_DISK = re.compile(r"^/dev/[sv]d([a-z]+)$")
+# libguestfs's name for a btrfs subvolume: btrfsvol:DEVICE/SUBVOLUME.
+_BTRFS_VOLUME = re.compile(r"^(btrfsvol:)(/dev/(?:mapper/)?[^/]+)(/.*)$")
 TCG_CPU = "Nehalem"
 
 
@@ -285,6 +287,10 @@ class GuestSession:
 
     def appliance_device(self, device: str) -> str:
         """The appliance's name for a guest device (``/dev/xvda1`` → ``/dev/sda1``)."""
+        subvolume = _BTRFS_VOLUME.match(device)
+        if subvolume:
+            kind, on, path = subvolume.groups()
+            return kind + self.appliance_device(on) + path
         for vdev, appliance in self._device_by_vdev.items():
             rest = device.removeprefix(f"/dev/{vdev}")
             if rest != device and (rest == "" or rest.isdigit()):
@@ -292,7 +298,13 @@ class GuestSession:
         return device
 
     def guest_device(self, device: str) -> str:
-        """The guest's name for an appliance device (LVs keep theirs)."""
+        """The guest's name for an appliance device (LVs keep theirs; a
+        btrfs subvolume keeps libguestfs's ``btrfsvol:`` form, on the guest's
+        device)."""
+        subvolume = _BTRFS_VOLUME.match(device)
+        if subvolume:
+            kind, on, path = subvolume.groups()
+            return kind + self.guest_device(on) + path
         match = re.match(r"^/dev/[sv]d([a-z]+)(\d*)$", device)
         if not match or match.group(1) not in self._disk_by_letter:
             return device
