@@ -65,7 +65,8 @@ EXPLICIT: tuple[KeyRules, ...] = (
     KeyRules("bootloader_args", _PV_BOOT_HVM, _KEEP_PVH_BOOT),
     KeyRules("kernel", _PV_BOOT_HVM,
              _r(Action.CHANGE, "kept for direct boot (the kernel must "
-                               "support PVH); a pv-grub kernel becomes "
+                               "support PVH); GRUB 2's Xen PV image becomes "
+                               "its PVH image, a legacy pv-grub kernel "
                                "bootloader=\"pygrub\"")),
     KeyRules("ramdisk", _PV_BOOT_HVM, _KEEP_PVH_BOOT),
     KeyRules("cmdline", _PV_BOOT_HVM, _KEEP_PVH_BOOT),
