@@ -116,3 +116,22 @@ def test_receiver_that_gets_no_migration_leaves_nothing(make_host):
     assert receiver.returncode != 0 and "no connection arrived" in err
     assert gone(waiting)
     assert host.names() == [] and not any((host.root / "sim").glob("*"))
+
+
+def test_a_silent_peer_is_given_up_after_the_io_timeout(make_host):
+    """A receiver that accepts and then says nothing (a link that went dark)
+    ends the migration after ``--io-timeout``, not the default two minutes,
+    and the guest runs on where it was."""
+    host = make_host()
+    assert host.sim("start", "vm", "--memory", "8M", "--dirty-rate", "1M/s").exit_code == 0
+    with socket.create_server(("127.0.0.1", 0)) as dark:
+        port = dark.getsockname()[1]
+        started = time.monotonic()
+        sender = subprocess.run([XEN_MIGRATE, "--backend", "sim", "--insecure",
+                                 "--io-timeout", "2", "vm", f"127.0.0.1:{port}"],
+                                env=host.env, capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - started
+    assert sender.returncode != 0 and "Traceback" not in sender.stderr
+    assert "timed out" in sender.stderr or "stopped reading" in sender.stderr, sender.stderr
+    assert took < 30, f"gave up after {took:.0f} s"
+    assert host.names() == ["vm"] and "running" in host.sim("list").output

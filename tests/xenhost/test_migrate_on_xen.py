@@ -76,8 +76,7 @@ def wait_gone(host: XenHost, name: str, timeout: float = 120.0) -> bool:
     return False
 
 
-# PVH is extended for make test's budget; PV and HVM stay.
-@pytest.mark.parametrize("kind", ["pv", pytest.param("pvh", marks=pytest.mark.extended), "hvm"])
+@pytest.mark.parametrize("kind", ["pv", "pvh", "hvm"])
 def test_live_migration_over_tls_with_verify(xen, xen_certs, kind):
     guest = start(xen.a, CounterGuest(f"live-{kind}", kind))
     receiver, port = start_receiver(xen, xen_certs)
@@ -162,10 +161,6 @@ def _wait_incoming(xen, name: str) -> None:
         time.sleep(1)
 
 
-# Extended for make test's budget; the source surviving a killed receiver
-# stays in make test on namespace hosts
-# (tests/migrate/test_namespaces.py::test_killed_mid_migration).
-@pytest.mark.extended
 def test_receiver_killed_mid_stream(xen, xen_certs):
     guest = start(xen.a, CounterGuest("killed-rx", "pv", memory_mib=256, dirty_mib_s=8))
     receiver, port = start_receiver(xen, xen_certs)
@@ -179,14 +174,16 @@ def test_receiver_killed_mid_stream(xen, xen_certs):
     assert_source_survives(xen, guest, out)
 
 
-# The cut waits out the transport's 120 s silence limit; the engine's
-# handling of a cut link is in make test on namespace hosts
-# (tests/migrate/test_namespaces.py::test_connection_cut).
-@pytest.mark.extended
+# Both sides give the dark link --io-timeout seconds, not the default two
+# minutes.
+LINK_SILENCE = 20
+
+
 def test_link_cut_mid_stream(xen, xen_certs):
     guest = start(xen.a, CounterGuest("cut-link", "pv", memory_mib=256, dirty_mib_s=8))
-    receiver, port = start_receiver(xen, xen_certs)
-    sender = xen.a.popen(f"xen-migrate --live --backend xen {guest.name} {xen.b.addr}:{port} "
+    receiver, port = start_receiver(xen, xen_certs, f"--io-timeout {LINK_SILENCE}")
+    sender = xen.a.popen(f"xen-migrate --live --backend xen --io-timeout {LINK_SILENCE} "
+                         f"{guest.name} {xen.b.addr}:{port} "
                          f"{tls_args(xen_certs, xen_certs.client)}")
     try:
         _wait_incoming(xen, guest.name)

@@ -22,7 +22,7 @@ from xenshift.migrate.errors import AuthenticationError, MigrationError, OptionE
 from xenshift.migrate.policy import parse_policy
 from xenshift.migrate.telemetry import Telemetry
 from xenshift.migrate.transport import (
-    Listener, PipeConnection, TlsConfig, connect, parse_address, receiver_command,
+    IO_TIMEOUT, Listener, PipeConnection, TlsConfig, connect, parse_address, receiver_command,
     spawn_stdio)
 from xenshift.migrate.units import parse_rate
 
@@ -71,19 +71,24 @@ def _telemetry(json_out: bool, stdio: bool = False) -> Telemetry:
 @click.option("--listen", help="Destination: ADDR:PORT to listen on.")
 @click.option("--stdio", is_flag=True, help="Destination: talk on stdin/stdout (under ssh).")
 @click.option("--timeout", type=float, help="Destination: give up if no migration arrives in time.")
+@click.option("--io-timeout", type=click.FloatRange(min=1.0), default=IO_TIMEOUT,
+              show_default=True,
+              help="Seconds the peer may stay silent mid-migration before the migration "
+                   "is abandoned (the source's guest then runs on where it was).")
 @click.option("--save", "save_mode", is_flag=True, help="Save DOMAIN to FILE, like xl save.")
 @click.option("--restore", "restore_mode", is_flag=True, help="Restore a domain from FILE, like xl restore.")
 @report_errors
 def xen_migrate(args, live, policy, max_iters, bandwidth, streams, compress, skip_zero_pages,
                 debug, verify, paused, save_stream, json_out, backend, ssh_command, use_ssh,
                 tls_cert, tls_key, tls_ca, insecure, receive, listen, stdio, timeout,
-                save_mode, restore_mode):
+                io_timeout, save_mode, restore_mode):
     """Migrate a domain live to HOST, or receive, save or restore one."""
     tls = _tls(tls_cert, tls_key, tls_ca)
     if sum(map(bool, (receive, save_mode, restore_mode))) > 1:
         raise OptionError("--receive, --save and --restore exclude each other")
     if receive:
-        _receive(args, listen, stdio, tls, insecure, backend, paused, json_out, timeout)
+        _receive(args, listen, stdio, tls, insecure, backend, paused, json_out, timeout,
+                 io_timeout)
     elif save_mode:
         if len(args) != 2:
             raise OptionError("usage: xen-migrate --save DOMAIN FILE")
@@ -106,10 +111,11 @@ def xen_migrate(args, live, policy, max_iters, bandwidth, streams, compress, ski
             compress=compress, zero_pages=skip_zero_pages, debug=debug, verify=verify,
             paused=paused, save_stream=Path(save_stream) if save_stream else None)
         _send(args[0], args[1], options, tls, insecure, ssh_command, use_ssh, backend,
-              json_out)
+              json_out, io_timeout)
 
 
-def _send(domain, host, options, tls, insecure, ssh_command, use_ssh, backend, json_out):
+def _send(domain, host, options, tls, insecure, ssh_command, use_ssh, backend, json_out,
+          io_timeout):
     tel = _telemetry(json_out)
     source = select_backend(backend).open_source(domain)
     if options.verify and not source.verifiable:
@@ -123,13 +129,13 @@ def _send(domain, host, options, tls, insecure, ssh_command, use_ssh, backend, j
         command = receiver_command(host, ssh_command, remote)
 
         def open_control(limiter):
-            return spawn_stdio(command, host, limiter)
+            return spawn_stdio(command, host, limiter, io_timeout)
         open_data = None
     else:
         addr, port = parse_address(host, DEFAULT_PORT)
 
         def open_control(limiter):
-            return connect(addr, port, tls, limiter)
+            return connect(addr, port, tls, limiter, io_timeout)
         open_data = open_control
     try:
         summary = session.migrate(source, open_control, open_data, options, tel)
@@ -139,13 +145,14 @@ def _send(domain, host, options, tls, insecure, ssh_command, use_ssh, backend, j
     tel.done(summary)
 
 
-def _receive(args, listen, stdio, tls, insecure, backend, paused, json_out, timeout):
+def _receive(args, listen, stdio, tls, insecure, backend, paused, json_out, timeout,
+             io_timeout):
     if args:
         raise OptionError("--receive takes no DOMAIN or HOST")
     tel = _telemetry(json_out, stdio)
     dest_backend = select_backend(backend)
     if stdio:
-        conn = PipeConnection(0, 1, "stdio")
+        conn = PipeConnection(0, 1, "stdio", silence=io_timeout)
         dest_backend.expect_incoming()
         try:
             summary = session.receive(conn, dest_backend, None, paused)
@@ -162,7 +169,7 @@ def _receive(args, listen, stdio, tls, insecure, backend, paused, json_out, time
         raise OptionError("a TCP receiver needs --tls-cert/--tls-key/--tls-ca "
                           "(or --insecure on a trusted test link)")
     addr, port = parse_address(listen, DEFAULT_PORT)
-    listener = Listener(addr, port, tls)
+    listener = Listener(addr, port, tls, io_timeout)
     dest_backend.expect_incoming()
     try:
         summary = _serve(listener, dest_backend, paused, tel, timeout)

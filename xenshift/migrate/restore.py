@@ -19,7 +19,7 @@ from xenshift.migrate.errors import (
 from xenshift.migrate.stream import libxc, libxc_pv
 from xenshift.migrate.stream.framing import ExactReader
 from xenshift.migrate.stream.writer import CpuPolicy
-from xenshift.migrate.transport import IO_TIMEOUT, Connection
+from xenshift.migrate.transport import Connection
 from xenshift.native import PAGE_SIZE, ffi, lib
 
 # The largest guest a stream may ask for: 16 TiB, Xen's own x86 limit.
@@ -169,6 +169,8 @@ class FramedInlet:
     def __init__(self, control: Connection, data: list[Connection],
                  options: ext.Extensions, builder: DomainBuilder):
         self.conns = [control, *data]
+        # The receiver waits on its peer as long as the control connection does.
+        self.silence = control.silence
         self.ctrl = _Channel(control, options)
         self.builder = builder
         self.channels = [_Channel(c, options) for c in data]
@@ -202,7 +204,7 @@ class FramedInlet:
 
     def _wait_dest(self) -> DestDomain:
         """Data connections may run ahead of the control one creating the domain."""
-        deadline = time.monotonic() + IO_TIMEOUT
+        deadline = time.monotonic() + self.silence
         while self.builder.dest is None:
             if self.error is not None or time.monotonic() > deadline:
                 raise MigrationError("page data arrived but the domain was never created")
@@ -218,7 +220,7 @@ class FramedInlet:
         """Hold a page of round N until round N-1 is fully applied."""
         with self.cond:
             if not self.cond.wait_for(lambda: self.completed_round >= round_no - 1
-                                      or self.error is not None, IO_TIMEOUT):
+                                      or self.error is not None, self.silence):
                 raise MigrationError(f"round {round_no - 1} never completed")
 
     def _barrier(self, length: int) -> None:
@@ -227,7 +229,7 @@ class FramedInlet:
         with self.cond:
             ok = self.cond.wait_for(
                 lambda: self.error is not None or all(
-                    ch.applied >= n for ch, n in zip(self.channels, self.expected)), IO_TIMEOUT)
+                    ch.applied >= n for ch, n in zip(self.channels, self.expected)), self.silence)
             if self.error is not None:
                 raise self.error
             if not ok:

@@ -31,7 +31,8 @@ from pathlib import Path
 from xenshift.migrate.errors import AuthenticationError, OptionError, TransportError
 
 CONNECT_TIMEOUT = 10.0
-# How long a peer may stay silent in the middle of a migration.
+# How long a peer may stay silent in the middle of a migration, unless the
+# user says otherwise (xen-migrate --io-timeout).
 IO_TIMEOUT = 120.0
 IOV_MAX = 1024
 # Bytes one splice moves through the kernel pipe: 1 MiB, the largest pipe an
@@ -93,8 +94,11 @@ class Connection:
 
     name = "connection"
 
-    def __init__(self, limiter: RateLimiter | None = None):
+    def __init__(self, limiter: RateLimiter | None = None, silence: float = IO_TIMEOUT):
         self.limiter = limiter
+        # Seconds the peer may stay silent (or stop reading) before this
+        # connection is given up as lost.
+        self.silence = silence
         self.bytes_sent = 0
         # A page sender thread and the control stream can share one
         # connection: one sendv's bytes must not interleave with another's
@@ -122,7 +126,7 @@ class Connection:
                     if run:
                         self._sendv(run)
                         run = []
-                    _sendfile(self._sendfile_fd(), p)
+                    _sendfile(self._sendfile_fd(), p, self.silence)
                 elif len(p):
                     run.append(memoryview(p.view if isinstance(p, FileSpan) else p).cast("B"))
             if run:
@@ -164,7 +168,7 @@ class Connection:
         # unacknowledged bytes of a reset connection never drain.
         poller = select.poll()
         poller.register(fd, 0)
-        deadline = time.monotonic() + IO_TIMEOUT
+        deadline = time.monotonic() + self.silence
         while _queued(fd, request) > 0:
             if poller.poll(1):
                 raise TransportError(f"{self.name}: connection lost")
@@ -218,15 +222,15 @@ def _queued(fd: int, request: int) -> int:
         return 0
 
 
-def _wait(fd: int, events: int) -> None:
+def _wait(fd: int, events: int, timeout: float) -> None:
     """Block until ``fd`` is ready (sockets with a timeout are non-blocking)."""
     poller = select.poll()
     poller.register(fd, events)
-    if not poller.poll(IO_TIMEOUT * 1000):
+    if not poller.poll(timeout * 1000):
         raise socket.timeout("timed out")
 
 
-def _sendfile(out_fd: int, span: FileSpan) -> None:
+def _sendfile(out_fd: int, span: FileSpan, timeout: float) -> None:
     """All of ``span`` to ``out_fd`` with sendfile: the page cache hands the
     pages to the socket or pipe, no copy passes through this process."""
     offset, end = span.offset, span.offset + len(span)
@@ -234,7 +238,7 @@ def _sendfile(out_fd: int, span: FileSpan) -> None:
         try:
             n = os.sendfile(out_fd, span.fd, offset, end - offset)
         except BlockingIOError:
-            _wait(out_fd, select.POLLOUT)
+            _wait(out_fd, select.POLLOUT, timeout)
             continue
         if n == 0:
             raise OSError("the memory file ended early")
@@ -248,8 +252,9 @@ class _Splicer:
     splices straight into the file.
     """
 
-    def __init__(self, source_fd: int, is_pipe: bool):
+    def __init__(self, source_fd: int, is_pipe: bool, timeout: float):
         self.source = source_fd
+        self.timeout = timeout
         self.pipe: tuple[int, int] | None = None
         if not is_pipe:
             self.pipe = os.pipe2(os.O_CLOEXEC)
@@ -275,7 +280,7 @@ class _Splicer:
             try:
                 return os.splice(src, dst, size, offset_dst=offset)
             except BlockingIOError:
-                _wait(src, select.POLLIN)
+                _wait(src, select.POLLIN, self.timeout)
 
     def close(self) -> None:
         if self.pipe is not None:
@@ -285,11 +290,12 @@ class _Splicer:
 
 
 class SocketConnection(Connection):
-    def __init__(self, sock: socket.socket, name: str, limiter: RateLimiter | None = None):
-        super().__init__(limiter)
+    def __init__(self, sock: socket.socket, name: str, limiter: RateLimiter | None = None,
+                 silence: float = IO_TIMEOUT):
+        super().__init__(limiter, silence)
         self.sock = sock
         self.name = name
-        sock.settimeout(IO_TIMEOUT)
+        sock.settimeout(silence)
         self._tls = isinstance(sock, ssl.SSLSocket)
         self._splicer: _Splicer | None = None
 
@@ -321,7 +327,7 @@ class SocketConnection(Connection):
         if self._tls:
             return None
         if self._splicer is None:
-            self._splicer = _Splicer(self.sock.fileno(), is_pipe=False)
+            self._splicer = _Splicer(self.sock.fileno(), False, self.silence)
         return self._splicer
 
     def close(self) -> None:
@@ -339,8 +345,8 @@ class PipeConnection(Connection):
     """Two file descriptors (stdin/stdout, or an ssh child's pipes)."""
 
     def __init__(self, rfd: int, wfd: int, name: str, proc: subprocess.Popen | None = None,
-                 limiter: RateLimiter | None = None):
-        super().__init__(limiter)
+                 limiter: RateLimiter | None = None, silence: float = IO_TIMEOUT):
+        super().__init__(limiter, silence)
         self.rfd, self.wfd, self.name, self.proc = rfd, wfd, name, proc
         self._splicer: _Splicer | None = None
 
@@ -370,7 +376,7 @@ class PipeConnection(Connection):
         if self._splicer is None:
             # stdin may be a socket (inetd, a socketpair) rather than a pipe.
             is_pipe = stat.S_ISFIFO(os.fstat(self.rfd).st_mode)
-            self._splicer = _Splicer(self.rfd, is_pipe)
+            self._splicer = _Splicer(self.rfd, is_pipe, self.silence)
         return self._splicer
 
     def close(self) -> None:
@@ -443,8 +449,10 @@ def parse_address(text: str, default_port: int) -> tuple[str, int]:
 class Listener:
     """A listening TCP socket; ``accept`` does the TLS handshake."""
 
-    def __init__(self, host: str, port: int, tls: TlsConfig | None):
+    def __init__(self, host: str, port: int, tls: TlsConfig | None,
+                 silence: float = IO_TIMEOUT):
         self.tls = tls.server_context() if tls else None
+        self.silence = silence
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             family, _, _, _, addr = infos[0]
@@ -473,7 +481,7 @@ class Listener:
                 sock.close()
                 raise AuthenticationError(f"refused {name}: TLS handshake failed: "
                                           f"{_reason(err)}") from None
-        return SocketConnection(sock, name, limiter)
+        return SocketConnection(sock, name, limiter, self.silence)
 
     def close(self) -> None:
         self.sock.close()
@@ -484,7 +492,7 @@ def _tune(sock: socket.socket) -> None:
 
 
 def connect(host: str, port: int, tls: TlsConfig | None,
-            limiter: RateLimiter | None = None) -> SocketConnection:
+            limiter: RateLimiter | None = None, silence: float = IO_TIMEOUT) -> SocketConnection:
     """Connect (and with ``tls`` authenticate both ways) to a receiver."""
     name = f"{host}:{port}"
     try:
@@ -498,10 +506,11 @@ def connect(host: str, port: int, tls: TlsConfig | None,
         except (ssl.SSLError, OSError) as err:
             sock.close()
             raise AuthenticationError(f"{name}: TLS handshake failed: {_reason(err)}") from None
-    return SocketConnection(sock, name, limiter)
+    return SocketConnection(sock, name, limiter, silence)
 
 
-def spawn_stdio(command: str, name: str, limiter: RateLimiter | None = None) -> PipeConnection:
+def spawn_stdio(command: str, name: str, limiter: RateLimiter | None = None,
+                silence: float = IO_TIMEOUT) -> PipeConnection:
     """Run ``command`` through ``sh -c`` and talk to its stdin/stdout, like xl."""
     try:
         proc = subprocess.Popen(["sh", "-c", command], stdin=subprocess.PIPE,
@@ -512,7 +521,7 @@ def spawn_stdio(command: str, name: str, limiter: RateLimiter | None = None) -> 
     # Only the duplicates stay open, so closing them is the peer's EOF.
     proc.stdout.close()
     proc.stdin.close()
-    return PipeConnection(rfd, wfd, name, proc, limiter)
+    return PipeConnection(rfd, wfd, name, proc, limiter, silence)
 
 
 def receiver_command(host: str, ssh_command: str | None, args: list[str]) -> str:
