@@ -13,8 +13,6 @@ import shlex
 import time
 from dataclasses import dataclass
 
-import pytest
-
 from fixtures.xenhost.counter import CounterGuest
 from fixtures.xenhost.host import HostError, XenHost
 
@@ -26,23 +24,6 @@ START_TIMEOUT = 420.0
 _TICK = re.compile(r"xenshift-tick (\d+) (\S+) boot=(\S+)")
 _CHECK = re.compile(r"xenshift-check (\d+) ([0-9a-f]{32})")
 _GUEST = re.compile(r"xenshift-guest boot=(\S+) pattern=([0-9a-f]{32})")
-
-
-# What these emulated hosts cannot run within the suite's time: an HVM
-# guest booting GRUB from its own disk (xen2hvm's result).  Every port I/O
-# of the nested guest is a trip through Xen to the device model in dom0.
-# Measured: from IDE, GRUB had loaded the kernel and initrd through
-# SeaBIOS 9 minutes after xl create and systemd ran at 14; from AHCI
-# (--hdtype ahci) the firmware stage took as long, on a busier machine, and
-# the kernel then spent about 10 minutes replaying its log to the emulated
-# 16550 UART of console=ttyS0 (between "console [tty0] enabled" at 233 s
-# and "console [ttyS0] enabled" at 821 s), each byte a few port I/Os.
-# PVH guests (which ran into "BUG: ENTRY_TRAMPOLINE stack guard page"
-# under single-threaded TCG) run under multi-threaded TCG.
-HVM_DISK_BOOT = pytest.mark.xfail(
-    run=False, strict=True,
-    reason="an HVM domU booting GRUB from its IDE disk needs 15+ minutes on these TCG "
-           "hosts (SeaBIOS's port I/O through the nested device model)")
 
 
 @dataclass(frozen=True)
