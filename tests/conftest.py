@@ -65,8 +65,9 @@ def guest_session(pv_guest):
 @pytest.fixture
 def record_boot(request):
     """``record_boot(shape, target)``: this test boots fixture ``shape``
-    converted for ``target`` (``fixtures.shapes_table.TARGETS``); its
-    outcome goes into the README's table of guest shapes."""
+    as built (``xen-pv``) or converted for ``target``
+    (``fixtures.shapes_table.TARGETS``); its outcome goes into the README's
+    table of guest shapes."""
     from fixtures.shapes_table import TARGETS
 
     def record(shape: str, target: str) -> None:
