@@ -234,9 +234,6 @@ def _on(cluster: Cluster, guest: str) -> str | None:
     return None
 
 
-# Extended for make test's budget (6-7 minutes of appliances under TCG); the
-# cluster's kills and cuts on config-only fleets stay in make test.
-@pytest.mark.extended
 @SLOW_ROOT[0]
 @SLOW_ROOT[1]
 @pytest.mark.usefixtures("both_workers")
