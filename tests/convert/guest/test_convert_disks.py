@@ -144,16 +144,18 @@ def test_other_shapes_to_kvm_boot(pv_guest, source_hashes, tmp_path, shape, opti
 
 @EXTENDED
 @pytest.mark.parametrize("shape, tool", [
-    ("d", "xen2kvm"), ("e", "xen2kvm"), ("e", "xen2hvm"), ("f", "xen2hvm"),
-    ("g", "xen2kvm"), ("g", "xen2hvm"), ("h", "xen2kvm"), ("h", "xen2hvm")])
+    ("d", "xen2kvm"), ("d", "xen2hvm"), ("e", "xen2kvm"), ("e", "xen2hvm"),
+    ("f", "xen2kvm"), ("f", "xen2hvm"), ("g", "xen2kvm"), ("g", "xen2hvm"),
+    ("h", "xen2kvm"), ("h", "xen2hvm"), ("i", "xen2kvm")])
 def test_guest_families_convert_and_boot(pv_guest, source_hashes, tmp_path, shape, tool,
                                          record_boot):
-    """Debian 11 to KVM; Debian 13 and an XFS root to both; a dracut guest
-    whose drivers+= list is exclusive to HVM, from IDE: its initrd must gain
-    the whole emulated disk path; a btrfs root with SUSE's subvolumes to
-    both: GRUB installed and configured on btrfs, and the subvolumes fstab
-    mounts still mounted at boot (a missing one stops systemd in emergency
-    mode, before any login prompt)."""
+    """Each family to KVM and to HVM (the EC2 layout's HVM boot has a test
+    of its own below): a dracut guest whose drivers+= list is exclusive
+    must gain the whole disk path of the target (from IDE: ata_piix, ahci,
+    sd_mod); a btrfs root with SUSE's subvolumes: GRUB installed and
+    configured on btrfs, and the subvolumes fstab mounts still mounted at
+    boot (a missing one stops systemd in emergency mode, before any login
+    prompt)."""
     record_boot(shape, "kvm" if tool == "xen2kvm" else "hvm")
     guest = pv_guest(shape)
     result = converted(command(tool, str(guest.config), "-o", str(tmp_path / "out"),
