@@ -69,16 +69,21 @@ def test_fixture_boots_as_a_pv_guest_on_xen(xen, pv_guest, shape, record_boot):
     shutil.rmtree(copy)
 
 
-@pytest.mark.parametrize("target", ["hvm", "pvh"])
-def test_xen2hvm_result_boots_on_xen(xen, pv_guest, source_hashes, target,  # noqa: F811
-                                     record_boot):
-    record_boot("a", f"xen-{target}")
-    guest = pv_guest("a")
-    out = xen.rundir / f"a-{target}"
+# (a) to HVM and to PVH in make test; every family to PVH, extended with its
+# build: pygrub boots them, the PVH GRUB beside Debian's PV GRUB the EC2
+# layout (i), and the PVH stand-in beside SUSE's PV GRUB the btrfs guest (g).
+@pytest.mark.parametrize("shape, target", [
+    ("a", "hvm"), ("a", "pvh"),
+    *(pytest.param(s, "pvh", marks=pytest.mark.extended) for s in "defghi")])
+def test_xen2hvm_result_boots_on_xen(xen, pv_guest, source_hashes, shape,  # noqa: F811
+                                     target, record_boot):
+    record_boot(shape, f"xen-{target}")
+    guest = pv_guest(shape)
+    out = xen.rundir / f"{shape}-{target}"
     # The emulated hosts' own need (xen-test-host.md): HVM and PVH user
     # space takes #UD on VEX code under TCG, so the source says what an
     # admin of such hosts writes; xen2hvm carries cpuid over.
-    config = xen.rundir / f"a-{target}.cfg"
+    config = xen.rundir / f"{shape}-{target}.cfg"
     config.write_text(guest.config.read_text() + f'cpuid = "{CPUID}"\n')
     port = xen.a.ssh_port
     timeout = HVM_BOOT_TIMEOUT if target == "hvm" else BOOT_TIMEOUT
@@ -91,6 +96,6 @@ def test_xen2hvm_result_boots_on_xen(xen, pv_guest, source_hashes, target,  # no
         timeout=timeout + 1200))
     evidence = result["boot"]["evidence"]
     assert USERSPACE.search(evidence), evidence
-    assert {v: sha256(p) for v, p in guest.disks.items()} == source_hashes("a")
+    assert {v: sha256(p) for v, p in guest.disks.items()} == source_hashes(shape)
     assert not [d for d in xen.a.domains() if "xenshift-boot" in d]
     shutil.rmtree(out)
