@@ -19,7 +19,7 @@ zstd shrinks far more than a real guest's memory: the figures with
 
 For each: total time (the command's wall time), downtime as the guest saw
 it (the largest gap between two of its counter's uptime stamps, ticking
-every 0.1 s, less one tick) and bytes sent (what crossed the hosts' link,
+every 0.1 s from a loop that forks nothing, less one tick) and bytes sent (what crossed the hosts' link,
 read from the NIC counters of A's dom0).  A PV guest's uptime jumps on resume by
 what its new host's wallclock says passed, so the hosts' clocks are set
 from this machine's after they boot (their offsets are printed); else
