@@ -227,7 +227,7 @@ def _hello_seeds() -> list[bytes]:
     import json
     from xenshift.migrate.extension import HELLO, HELLO_MAGIC, Extensions
     seeds = []
-    for ext in (Extensions(), Extensions("zstd", True, 4, True, False, "ab" * 16)):
+    for ext in (Extensions(), Extensions("zstd", True, 4, True, False, True, "ab" * 16)):
         body = json.dumps(asdict(ext)).encode()
         seeds.append(HELLO.pack(HELLO_MAGIC, len(body)) + body)
     return seeds

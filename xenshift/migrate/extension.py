@@ -13,6 +13,11 @@ receiver accepts or refuses, and the Xen stream then travels in frames:
   carried.  A receiver applies no page of round N+1 before every page of
   round N (a page dirtied twice must end with its later copy), and nothing
   after the last barrier before all rounds are in.
+* ``SYNC`` (with ``sync``) follows a live round; the receiver answers with
+  the round's number once it has applied every page sent before it.
+  Compressed pages pile up in socket buffers and in the receiver: without
+  the answer, the sender could suspend the guest while the destination
+  still had seconds of earlier rounds to load, all of it downtime.
 
 What ``--save-stream`` keeps is still the plain Xen stream.
 """
@@ -22,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from xenshift.migrate.errors import HandoverError, StreamFormatError
 from xenshift.migrate.stream.framing import ExactReader
@@ -38,11 +43,12 @@ DATA_HELLO = struct.Struct("<16s16sI")
 JSON_MAX = 1 << 16
 
 FRAME = struct.Struct("<II")
-KIND_XEN, KIND_PAGES, KIND_BARRIER = 1, 2, 3
+KIND_XEN, KIND_PAGES, KIND_BARRIER, KIND_SYNC = 1, 2, 3, 4
 PAGES_HDR = struct.Struct("<IIIII")  # flags, round, non-zero count, zero count, data bytes
 # FLAG_TYPED: the pfns are a PV guest's PAGE_DATA words, page types included.
 FLAG_VERIFY, FLAG_ZSTD, FLAG_TYPED = 1, 2, 4
 BARRIER_HDR = struct.Struct("<II")  # round, channels
+SYNC = struct.Struct("<I")  # round, in the frame and in the answer
 XEN_FRAME_MAX = 1 << 20
 ZSTD_MAX = lib.xs_zstd_bound(MAX_BATCH_SIZE * PAGE_SIZE)
 MAX_STREAMS = 16
@@ -57,6 +63,7 @@ class Extensions:
     streams: int = 1
     verify: bool = False
     paused: bool = False
+    sync: bool = False  # not wanted alone: it only paces the others
     token: str = ""
 
     @property
@@ -65,8 +72,7 @@ class Extensions:
                     or self.verify or self.paused)
 
     def with_token(self) -> "Extensions":
-        return Extensions(self.compress, self.zero_pages, self.streams, self.verify,
-                          self.paused, os.urandom(16).hex())
+        return replace(self, token=os.urandom(16).hex())
 
 
 def send_hello(conn: Connection, ext: Extensions) -> None:
@@ -139,6 +145,26 @@ def read_barrier(reader: ExactReader, length: int, channels: int) -> list[int]:
     if n != channels:
         raise StreamFormatError(f"BARRIER for {n} channels, {channels} negotiated", at, reader.name)
     return list(struct.unpack(f"<{n}Q", reader.read(8 * n, "BARRIER counts")))
+
+
+def sync_frame(round_no: int) -> bytes:
+    return FRAME.pack(KIND_SYNC, SYNC.size) + SYNC.pack(round_no)
+
+
+def read_sync(reader: ExactReader, length: int) -> int:
+    """The round a SYNC frame (header read, ``length`` bytes) asks about."""
+    if length != SYNC.size:
+        raise StreamFormatError("SYNC frame of the wrong size", reader.offset, reader.name)
+    (round_no,) = reader.unpack(SYNC, "SYNC")
+    return round_no
+
+
+def read_synced(conn: Connection, round_no: int) -> None:
+    """Wait (as long as the connection's silence allows) for the
+    receiver's answer that round ``round_no`` is applied."""
+    (got,) = SYNC.unpack(conn.read_exact(SYNC.size, "the destination's sync answer"))
+    if got != round_no:
+        raise HandoverError(f"the destination answered sync {got}, not {round_no}")
 
 
 def send_checksum(conn: Connection, checksum: str) -> None:

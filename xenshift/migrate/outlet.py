@@ -63,6 +63,11 @@ class Outlet:
         for c in self.conns:
             c.drain()
 
+    def sync(self) -> None:
+        """Return once the destination has loaded every page sent so far,
+        where the wire can say so; Xen's own format cannot before READY,
+        and there the pipe's backpressure is all there is."""
+
     def lift_limit(self) -> None:
         for c in self.conns:
             if c.limiter is not None:
@@ -166,6 +171,7 @@ class FramedOutlet(Outlet):
                  options: ext.Extensions, tee: Tee):
         super().__init__([control] + [c for c in data if c is not control], tee)
         self.ctrl = control
+        self.options = options
         self.separate = any(c is not control for c in data)
         self.batches: queue.Queue = queue.Queue(QUEUE_DEPTH * len(data))
         self.workers = [_PageWorker(c, options, self.batches) for c in data]
@@ -221,6 +227,12 @@ class FramedOutlet(Outlet):
             w.sent_in_round = 0
         self._round += 1
         super().end_round()
+
+    def sync(self) -> None:
+        if self.options.sync:
+            # After end_round: the round numbered here is the one just ended.
+            self.ctrl.send(ext.sync_frame(self._round - 1))
+            ext.read_synced(self.ctrl, self._round - 1)
 
     def close(self) -> None:
         for _ in self.workers:

@@ -78,6 +78,10 @@ class Precopy:
                 self.telemetry.round_started(iteration, count)
                 wire0, t0 = self.outlet.wire_bytes, time.monotonic()
                 sent = self._send_bitmap(dirty)
+                # Not suspended while the destination still loads this round:
+                # that backlog would be downtime.  Pages the guest dirties
+                # meanwhile go in the next round's bitmap.
+                self.outlet.sync()
                 seconds = time.monotonic() - t0
                 count = src.clean_dirty(dirty)
                 history.append(RoundStats(iteration, sent, self.outlet.wire_bytes - wire0,

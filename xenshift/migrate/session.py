@@ -49,7 +49,7 @@ class MigrateOptions:
 
     def extensions(self) -> ext.Extensions:
         return ext.Extensions(self.compress, self.zero_pages, self.streams,
-                              self.verify, self.paused)
+                              self.verify, self.paused, sync=True)
 
 
 OpenControl = Callable[[RateLimiter], Connection]
