@@ -169,7 +169,6 @@ class FramedInlet:
     def __init__(self, control: Connection, data: list[Connection],
                  options: ext.Extensions, builder: DomainBuilder):
         self.conns = [control, *data]
-        self.sync = options.sync
         # The receiver waits on its peer as long as the control connection does.
         self.silence = control.silence
         self.ctrl = _Channel(control, options)
@@ -257,7 +256,7 @@ class FramedInlet:
                 self.ctrl.apply(length, self._dest(r))
             elif kind == ext.KIND_BARRIER:
                 self._barrier(length)
-            elif kind == ext.KIND_SYNC and self.sync:
+            elif kind == ext.KIND_SYNC and self.ctrl.options.sync:
                 # Frames on this connection are applied as they are read, and
                 # a separate round's BARRIER came first: all is loaded.
                 self.conns[0].send(ext.SYNC.pack(ext.read_sync(r, length)))
